@@ -1,0 +1,3 @@
+from keyctl.cli import main
+
+main()

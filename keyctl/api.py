@@ -1,0 +1,401 @@
+"""KeyStore: the library facade. Ties the store, the catalog and the decisions together;
+the CLI is a thin layer over it, and a Python service can use it directly::
+
+    from keyctl import KeyStore
+    store = KeyStore("keys.db")
+    created = store.create(scopes=["inputs.patch"], name="ci")
+    store.check(created.secret, "inputs.get").outcome   # Outcome.REDACTED
+
+Every method raises a :class:`keyctl.errors.KeyctlError` subclass on purpose-made
+failures and returns frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from . import tokens
+from .catalog import ALL, Catalog, Change, builtin
+from .decide import KeyState, Outcome, Verdict, decide, worst
+from .errors import InvalidNameError, NoScopesLeftError, NotFoundError, UsageError
+from .store import KeyRow, Store, default_path
+from .when import iso, parse_when, utcnow
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key as people and scripts see it. ``to_dict`` is the JSON contract."""
+
+    id: str
+    name: str | None
+    description: str | None
+    scopes: tuple[str, ...]  # sorted scope ids, or ("all",)
+    status: str  # active | disabled | expired
+    created_at: str
+    updated_at: str
+    expires_at: str | None
+    hint: str
+    in_keyring: bool
+    granted: frozenset[str] = field(repr=False, compare=False)  # for decisions
+
+    @property
+    def ref(self) -> str:
+        """How to name the key on the command line: its name, else its id."""
+        return self.name or self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "description": self.description,
+            "scopes": list(self.scopes), "status": self.status, "created_at": self.created_at,
+            "expires_at": self.expires_at, "hint": self.hint, "in_keyring": self.in_keyring,
+        }
+
+
+@dataclass(frozen=True)
+class Created:
+    """A key just created or rotated, with its secret: the only time it is seen."""
+
+    key: Key
+    secret: str = field(repr=False)
+    added_prerequisites: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScopeChange:
+    key: Key
+    added_prerequisites: tuple[Change, ...]
+    removed_dependents: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
+class KeyDetail:
+    key: Key
+    operations: dict[str, str]  # operation -> outcome
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    key: Key | None  # None when the secret matched no key, or was malformed
+    outcome: Outcome
+    results: tuple[Verdict, ...]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    at: str
+    actor: str
+    action: str
+    key_id: str | None
+    details: dict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": self.at, "actor": self.actor, "action": self.action,
+                "key_id": self.key_id, "details": self.details}
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    """--db, else KEYCTL_DB, else $XDG_DATA_HOME/keyctl/keyctl.db."""
+    if path:
+        return Path(path)
+    env = os.environ.get("KEYCTL_DB")
+    return Path(env) if env else default_path()
+
+
+class KeyStore:
+    """API keys in a local SQLite store, judged by a scope catalog."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None) -> None:
+        self.path = resolve_path(path)
+        self._catalog_arg = catalog
+        self._catalog: Catalog | None = catalog if isinstance(catalog, Catalog) else None
+        self.store = Store(self.path, initial_meta={"catalog": self._catalog_name()})
+
+    # -- the catalog -------------------------------------------------------------------
+    def _catalog_name(self) -> str:
+        if isinstance(self._catalog_arg, Catalog):
+            return self._catalog_arg.name
+        return self._catalog_arg or "clarifai"
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = builtin(self._catalog_name())
+        return self._catalog
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "KeyStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _key(self, row: KeyRow, now: str | None = None) -> Key:
+        now = now or iso(utcnow())
+        return Key(
+            row.id, row.name, row.description, tuple(self.catalog.sorted_ids(row.scopes)),
+            row.status(now), row.created_at, row.updated_at, row.expires_at, row.hint,
+            row.in_keyring, row.scopes,
+        )
+
+    def _row(self, ref: str) -> KeyRow:
+        kind = tokens.kind_of(ref)
+        if kind == "secret":
+            if not tokens.is_well_formed(ref):
+                raise NotFoundError("that secret is malformed (its checksum does not match); check that it was copied whole")
+            row = self.store.by_hash(tokens.hash_secret(ref))
+            if row is None:
+                raise NotFoundError("no key has that secret; it may have been rotated or deleted (see `keyctl list`)")
+            return row
+        row = self.store.by_id(ref) if kind == "id" else self.store.by_name(ref)
+        if row is None:
+            shown = ref if len(ref) <= 80 and ref.isprintable() else repr(ref[:80]) + "..."
+            raise NotFoundError(f"no key with the {kind} '{shown}'; see `keyctl list`")
+        return row
+
+    def _scopes(self, names: Iterable[str]) -> frozenset[str]:
+        granted = self.catalog.resolve_many(names)
+        if not granted:
+            raise UsageError("give at least one scope, e.g. --scope predict")
+        return granted
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        problem = tokens.name_problem(name)
+        if problem:
+            raise InvalidNameError(f"invalid name: {problem}")
+
+    @staticmethod
+    def _expiry(expires: str | datetime | None, now: datetime) -> str | None:
+        if expires is None:
+            return None
+        if isinstance(expires, datetime):
+            if expires <= now:
+                raise UsageError("the expiry time is not in the future")
+            return iso(expires)
+        return iso(parse_when(expires, now))
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def create(
+        self,
+        scopes: Iterable[str],
+        name: str | None = None,
+        description: str | None = None,
+        expires: str | datetime | None = None,
+        in_keyring: bool = False,
+    ) -> Created:
+        """Create a key. Prerequisites of the scopes are added and reported."""
+        requested = self._scopes(scopes)
+        if name is not None:
+            self._check_name(name)
+        now = utcnow()
+        expires_at = self._expiry(expires, now)
+        granted, added = self.catalog.close(requested)
+        secret = tokens.new_secret()
+        stamp = iso(now)
+        row = KeyRow(tokens.new_id(), name, description, granted, tokens.hint(secret), stamp, stamp,
+                     expires_at, False, in_keyring)
+        with self.store.transaction() as tx:
+            tx.insert_key(row, tokens.hash_secret(secret))
+            tx.audit(stamp, "create", row.id, {
+                "name": name, "description": description, "scopes": self.catalog.sorted_ids(granted),
+                "expires_at": expires_at, "added_prerequisites": [c.scope for c in added],
+            })
+        return Created(self._key(row, stamp), secret, added)
+
+    def get(self, ref: str) -> Key:
+        """The key a secret, id or name refers to (NotFoundError when none)."""
+        return self._key(self._row(ref))
+
+    def list(self, status: str | None = None, scope: Iterable[str] | None = None) -> Iterator[Key]:
+        """Keys, oldest first, streamed. ``scope`` keeps keys holding all it stands for."""
+        wanted = self.catalog.expand(self.catalog.resolve_many(scope)) if scope else frozenset()
+        now = iso(utcnow())
+        for row in self.store.iter_keys():
+            if wanted and not (ALL in row.scopes or wanted <= row.scopes):
+                continue
+            key = self._key(row, now)
+            if status and key.status != status:
+                continue
+            yield key
+
+    def show(self, ref: str) -> KeyDetail:
+        key = self.get(ref)
+        state = _STATE_OF_STATUS[key.status]
+        ops = {op: decide(self.catalog, key.granted, op, state, key.ref).outcome.value
+               for op in self.catalog.operations}
+        return KeyDetail(key, ops)
+
+    def _change_scopes(self, ref: str, action: str, scopes: Iterable[str]) -> ScopeChange:
+        row = self._row(ref)
+        names = self._scopes(scopes)
+        added: tuple[Change, ...] = ()
+        removed: tuple[Change, ...] = ()
+        if action == "scope.add":
+            new, added = self.catalog.close(row.scopes | names)
+        elif action == "scope.remove":
+            new, removed = self.catalog.remove(row.scopes, names)
+        else:
+            new, added = self.catalog.close(names)
+        if not new:
+            raise NoScopesLeftError(
+                f"that would leave {row.name or row.id} with no scope; "
+                f"disable it (`keyctl disable {row.name or row.id}`) or delete it instead"
+            )
+        if new == row.scopes:
+            return ScopeChange(self._key(row), added, removed)
+        stamp = iso(utcnow())
+        with self.store.transaction() as tx:
+            tx.update_key(row.id, scopes=new, updated_at=stamp)
+            tx.audit(stamp, action, row.id, {
+                "before": self.catalog.sorted_ids(row.scopes), "after": self.catalog.sorted_ids(new),
+                "added_prerequisites": [c.scope for c in added],
+                "removed_dependents": [c.scope for c in removed],
+            })
+        fresh = self.store.by_id(row.id)
+        assert fresh is not None
+        return ScopeChange(self._key(fresh), added, removed)
+
+    def scope_add(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
+        """Grant scopes (and their prerequisites)."""
+        return self._change_scopes(ref, "scope.add", scopes)
+
+    def scope_remove(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
+        """Take scopes away, and every scope that requires them."""
+        return self._change_scopes(ref, "scope.remove", scopes)
+
+    def scope_set(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
+        """Replace the key's scopes (prerequisites added)."""
+        return self._change_scopes(ref, "scope.set", scopes)
+
+    def update(self, ref: str, name: str | None = _UNSET, description: str | None = _UNSET,
+               expires: str | datetime | None = _UNSET) -> Key:
+        """Change name, description or expiry; ``expires="never"`` clears the expiry."""
+        row = self._row(ref)
+        changes: dict[str, Any] = {}
+        if name is not _UNSET and name != row.name:
+            if name is not None:
+                self._check_name(name)
+            changes["name"] = name
+        if description is not _UNSET and description != row.description:
+            changes["description"] = description
+        if expires is not _UNSET:
+            expires_at = self._expiry(expires, utcnow())
+            if expires_at != row.expires_at:
+                changes["expires_at"] = expires_at
+            if row.expires_spec is not None:
+                changes["expires_spec"] = None
+        return self._apply_update(row, "update", changes)
+
+    def _apply_update(self, row: KeyRow, action: str, changes: dict[str, Any]) -> Key:
+        if not changes:
+            return self._key(row)
+        stamp = iso(utcnow())
+        old = {"name": row.name, "description": row.description, "expires_at": row.expires_at,
+               "disabled": row.disabled, "expires_spec": row.expires_spec, "in_keyring": row.in_keyring}
+        details = {k: [old.get(k), v] for k, v in changes.items() if k in old and k not in ("disabled", "expires_spec", "in_keyring")}
+        with self.store.transaction() as tx:
+            tx.update_key(row.id, updated_at=stamp, **changes)
+            tx.audit(stamp, action, row.id, details)
+        fresh = self.store.by_id(row.id)
+        assert fresh is not None
+        return self._key(fresh)
+
+    def disable(self, ref: str) -> Key:
+        """Temporarily remove a key: every check rejects it until it is enabled."""
+        row = self._row(ref)
+        return self._key(row) if row.disabled else self._apply_update(row, "disable", {"disabled": True})
+
+    def enable(self, ref: str) -> Key:
+        row = self._row(ref)
+        return self._apply_update(row, "enable", {"disabled": False}) if row.disabled else self._key(row)
+
+    def rotate(self, ref: str, in_keyring: bool | None = None) -> Created:
+        """A new secret for the same key; the old one stops working at once."""
+        row = self._row(ref)
+        secret = tokens.new_secret()
+        stamp = iso(utcnow())
+        changes: dict[str, Any] = {"hint": tokens.hint(secret), "updated_at": stamp}
+        if in_keyring is not None:
+            changes["in_keyring"] = in_keyring
+        with self.store.transaction() as tx:
+            tx.update_key(row.id, secret_hash=tokens.hash_secret(secret), **changes)
+            tx.audit(stamp, "rotate", row.id, {})
+        fresh = self.store.by_id(row.id)
+        assert fresh is not None
+        return Created(self._key(fresh), secret, ())
+
+    def delete(self, ref: str) -> Key:
+        """Delete a key for good; its audit trail stays."""
+        row = self._row(ref)
+        key = self._key(row)
+        stamp = iso(utcnow())
+        with self.store.transaction() as tx:
+            tx.delete_key(row.id)
+            tx.audit(stamp, "delete", row.id, {"name": row.name, "scopes": list(key.scopes)})
+        return key
+
+    def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[LogEntry]:
+        """The audit trail, newest first. A deleted key's trail is found by its id."""
+        key_id = None
+        if ref is not None:
+            if tokens.kind_of(ref) == "id":
+                key_id = ref  # deleted keys too
+            else:
+                key_id = self._row(ref).id
+        for a in self.store.audit(key_id, limit):
+            yield LogEntry(a.at, a.actor, a.action, a.key_id, a.details)
+
+    # -- decisions -----------------------------------------------------------------------
+    def check(self, key: str, operation: str) -> Verdict:
+        """What the API would do with ``key`` (a secret, id or name) for one operation.
+
+        The hot path of a service: one indexed lookup and set operations."""
+        catalog = self.catalog
+        if operation not in catalog.operations:
+            operation = catalog.resolve_operations([operation])[0]
+        if key.startswith(tokens.SECRET_PREFIX):
+            if not tokens.is_well_formed(key):
+                return decide(catalog, frozenset(), operation, KeyState.MALFORMED)
+            found = self.store.scopes_by_hash(tokens.hash_secret(key))
+            if found is None:
+                return decide(catalog, frozenset(), operation, KeyState.UNKNOWN)
+            kid, name, scopes, disabled, expires_at = found
+            state = KeyState.OK
+            if disabled:
+                state = KeyState.DISABLED
+            elif expires_at is not None and expires_at <= iso(utcnow()):
+                state = KeyState.EXPIRED
+            return decide(catalog, frozenset(scopes.split()), operation, state, name or kid)
+        k = self.get(key)
+        return decide(catalog, k.granted, operation, _STATE_OF_STATUS[k.status], k.ref)
+
+    def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:
+        """Verdicts for several operations (names, groups or ``all``; none = every one)."""
+        ops = self.catalog.resolve_operations(operations)
+        known: Key | None = None
+        if key.startswith(tokens.SECRET_PREFIX):
+            if tokens.is_well_formed(key):
+                row = self.store.by_hash(tokens.hash_secret(key))
+                known = self._key(row) if row else None
+                state = _STATE_OF_STATUS[known.status] if known else KeyState.UNKNOWN
+            else:
+                state = KeyState.MALFORMED
+        else:
+            known = self.get(key)
+            state = _STATE_OF_STATUS[known.status]
+        granted = known.granted if known else frozenset()
+        ref = known.ref if known else None
+        results = tuple(decide(self.catalog, granted, op, state, ref) for op in ops)
+        return CheckReport(known, worst(r.outcome for r in results), results)
+
+
+_STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}

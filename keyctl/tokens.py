@@ -1,0 +1,88 @@
+"""PURE (but for the randomness of ``secrets``): the secret format, its checksum,
+hashing, ids and names.
+
+A secret is ``kc_`` + 30 base62 characters (178 random bits) + a 6-character base62
+CRC32 of everything before it, as in GitHub's token format: a mistyped secret fails
+its checksum and is told apart from an unknown one without touching the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import zlib
+
+SECRET_PREFIX = "kc_"
+ID_PREFIX = "key_"
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+BODY_LENGTH = 30  # 30 * log2(62) = 178.6 bits >= 160
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32
+SECRET_LENGTH = len(SECRET_PREFIX) + BODY_LENGTH + CHECKSUM_LENGTH
+_SECRET = re.compile(r"kc_[0-9A-Za-z]{%d}" % (BODY_LENGTH + CHECKSUM_LENGTH))
+_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def base62(number: int, width: int) -> str:
+    out = []
+    while number:
+        number, digit = divmod(number, 62)
+        out.append(ALPHABET[digit])
+    return "".join(reversed(out)).rjust(width, "0")
+
+
+def checksum(text: str) -> str:
+    """The 6-character base62 CRC32 of ``text``."""
+    return base62(zlib.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def new_secret() -> str:
+    body = SECRET_PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    return body + checksum(body)
+
+
+def is_well_formed(secret: str) -> bool:
+    """True when ``secret`` has the format and its checksum matches."""
+    if len(secret) != SECRET_LENGTH or not _SECRET.fullmatch(secret):
+        return False
+    return checksum(secret[:-CHECKSUM_LENGTH]) == secret[-CHECKSUM_LENGTH:]
+
+
+def hash_secret(secret: str) -> str:
+    """What the store keeps: the hex SHA-256. A fast hash is right for a random
+    178-bit secret: there is no dictionary to try (README, Security model)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def hint(secret: str) -> str:
+    """The last four characters, so that a person can tell keys apart."""
+    return secret[-4:]
+
+
+def new_id() -> str:
+    """``key_`` + 16 random lowercase base32 characters (80 bits)."""
+    number = secrets.randbits(80)
+    return ID_PREFIX + "".join(_B32[(number >> (5 * i)) & 31] for i in range(16))
+
+
+def kind_of(ref: str) -> str:
+    """How a KEY argument is read: ``secret``, ``id`` or ``name``."""
+    if ref.startswith(SECRET_PREFIX):
+        return "secret"
+    if ref.startswith(ID_PREFIX):
+        return "id"
+    return "name"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a key name, or None when it can."""
+    if not _NAME.fullmatch(name):
+        if not name:
+            return "a key name cannot be empty"
+        if len(name) > 64:
+            return f"a key name has at most 64 characters (this one has {len(name)})"
+        return "a key name may hold only letters, digits, '.', '_', '-' and '@'"
+    if name.startswith((ID_PREFIX, SECRET_PREFIX)):
+        return "a key name may not start with 'key_' or 'kc_' (those are ids and secrets)"
+    return None
