@@ -1,0 +1,261 @@
+"""The Typer application object, its global options, and what every command shares:
+the error edge (KeyctlError -> ``error: ...`` on stderr and its exit code, caught once
+here), the per-invocation state on ``ctx.obj``, KEY reading and shell completion.
+
+Commands live in ``keyctl/commands/``; ``keyctl/cli.py`` assembles them. Nothing heavy
+is imported at module level: rich, sqlite_utils and keyring are imported by the code
+paths that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import EXIT_RUNTIME, EXIT_USAGE, KeyctlError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import KeyStore
+
+BUG_URL = "https://github.com/keyctl/keyctl/issues"
+
+EXIT_CODES_HELP = (
+    "Exit status: 0 success (check: every operation allowed); 1 runtime error (no such "
+    "key, name taken, store unusable); 2 usage error (bad option, unknown scope or "
+    "operation, bad WHEN); 3 check: worst outcome redacted; 4 check: worst outcome rejected."
+)
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr (never on stdout, so --json output stays clean)."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+class KeyctlGroup(TyperGroup):
+    """The error edge: every expected failure becomes one ``error:`` line and its exit
+    code; an unexpected one a short request for a bug report, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyctlError as exc:
+            _error(exc.message)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _click_exception(exc):
+                raise
+            if os.environ.get("KEYCTL_DEBUG"):
+                raise
+            _error(
+                f"keyctl hit an unexpected problem ({type(exc).__name__}). This is a bug: "
+                f"please report it at {BUG_URL} with the command you ran "
+                "(set KEYCTL_DEBUG=1 to see the traceback; it may show your data)."
+            )
+            raise typer.Exit(EXIT_RUNTIME) from None
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        from typer._click import exceptions as click_exc  # Typer 0.28 vendors click
+
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click_exc.NoArgsIsHelpError as exc:
+            exc.show()  # the help text, as click prints it
+            code = exc.exit_code
+        except click_exc.UsageError as exc:
+            hint = ""
+            if exc.ctx is not None:
+                hint = f" (see `{exc.ctx.command_path} --help`)"
+            _error(_lower_first(exc.format_message()).rstrip(".") + hint)
+            code = exc.exit_code
+        except click_exc.ClickException as exc:
+            _error(_lower_first(exc.format_message()))
+            code = exc.exit_code
+        except typer.Abort:
+            _error("aborted")
+            code = EXIT_RUNTIME
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _click_exception(exc: BaseException) -> bool:
+    from typer._click import exceptions as click_exc
+
+    return isinstance(exc, click_exc.ClickException)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+@dataclass
+class State:
+    """Per-invocation settings from the global options, kept on ``ctx.obj``."""
+
+    db: Optional[str] = None
+    catalog: Optional[str] = None
+    _keystore: Any = field(default=None, repr=False)
+
+    def keystore(self) -> "KeyStore":
+        if self._keystore is None:
+            from .api import KeyStore
+
+            self._keystore = KeyStore(self.db, self.catalog)
+            if self._keystore.store.loose_permissions():
+                warn(
+                    f"the store {self._keystore.path} is readable or writable by other users; "
+                    f"run `chmod 600 {self._keystore.path}`"
+                )
+        return self._keystore
+
+
+app = typer.Typer(
+    name="keyctl",
+    cls=KeyctlGroup,
+    help=(
+        "Manage scoped API keys (Clarifai's scope model) in a local SQLite store: "
+        "create, list, scope, disable, enable, rotate and delete keys, and check what a "
+        "key may do.\n\n" + EXIT_CODES_HELP
+    ),
+    epilog="Example: keyctl create --name ci-bot --scope predict && keyctl check ci-bot predict.call",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # never print a secret from a local variable
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # plain help: no rich import on --help, and stable man pages
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"keyctl {__version__} (scoped API keys; not the keyutils keyctl)\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    db: Optional[str] = typer.Option(
+        None, "--db", metavar="PATH", envvar="KEYCTL_DB", show_envvar=True,
+        help="The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Global options, stored on ctx.obj for the commands."""
+    ctx.obj = State(db=db)
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+MAX_STDIN_SECRET = 4096
+
+
+def read_key(ref: str) -> str:
+    """A KEY argument: ``-`` reads the secret from the first line of standard input
+    (so that it stays out of shell history and ``ps``)."""
+    if ref != "-":
+        if not ref:
+            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name, or - to read a secret from stdin")
+        return ref
+    line = sys.stdin.readline(MAX_STDIN_SECRET + 1)
+    if len(line) > MAX_STDIN_SECRET:
+        raise UsageError("the first line of standard input is too long to be a secret")
+    secret = line.strip()
+    if not secret:
+        raise UsageError("KEY is '-' but standard input holds no secret")
+    return secret
+
+
+# --- shell completion: fast paths, the store read by prefix with a limit -----------------
+def _completion_keystore(ctx: Any) -> "KeyStore | None":
+    try:
+        from .api import KeyStore
+
+        root = ctx.find_root()
+        db = root.params.get("db") if root is not None else None
+        return KeyStore(db)
+    except Exception:
+        return None
+
+
+def complete_key(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Key names and ids from the current store whose name or id starts with it."""
+    ks = _completion_keystore(ctx)
+    if ks is None or incomplete.startswith("kc_") or incomplete == "-":
+        return []
+    try:
+        rows = ks.store.names_by_prefix(incomplete, limit=50)
+    except Exception:  # completion must never print an error
+        return []
+    out = []
+    for kid, name in rows:
+        if name and name.startswith(incomplete):
+            out.append((name, kid))
+        elif kid.startswith(incomplete):
+            out.append((kid, name or ""))
+    return out
+
+
+def _catalog_for_completion(ctx: Any) -> Any:
+    ks = _completion_keystore(ctx)
+    if ks is None:
+        return None
+    try:
+        return ks.catalog
+    except Exception:
+        return None
+
+
+def complete_scope(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Scope ids (and ``all``) starting with what was typed; groups are typed in full."""
+    catalog = _catalog_for_completion(ctx)
+    if catalog is None:
+        return []
+    head, _, last = incomplete.rpartition(",")  # --scope a,b<TAB>
+    prefix = f"{head}," if head else ""
+    low = last.lower()
+    out = [(prefix + s.id, s.description) for s in catalog.scopes.values() if s.id.startswith(low)]
+    if "all".startswith(low):
+        out.append((prefix + "all", "every scope, including scopes added later"))
+    return out
+
+
+def complete_operation(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Operation ids (and ``all``) starting with what was typed."""
+    catalog = _catalog_for_completion(ctx)
+    if catalog is None:
+        return []
+    low = incomplete.lower()
+    out = [(op.id, op.description) for op in catalog.operations.values() if op.id.startswith(low)]
+    if "all".startswith(low):
+        out.append(("all", "every operation"))
+    return out
+
+
+__all__ = ["app", "state", "warn", "read_key", "complete_key", "complete_scope",
+           "complete_operation", "EXIT_USAGE", "EXIT_CODES_HELP"]

@@ -1,0 +1,1 @@
+"""The commands, one module per area; keyctl/cli.py imports them all."""

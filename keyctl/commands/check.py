@@ -1,0 +1,64 @@
+"""`check` (what the API would do with a key) and `scopes` (the catalog)."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from .. import render
+from ..app import app, complete_key, complete_operation, read_key, state
+from ..decide import Outcome
+from ..errors import EXIT_OK, EXIT_REDACTED, EXIT_REJECTED
+
+_EXIT = {Outcome.ALLOWED: EXIT_OK, Outcome.REDACTED: EXIT_REDACTED, Outcome.REJECTED: EXIT_REJECTED}
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(
+        metavar="KEY", autocompletion=complete_key,
+        help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.")],
+    operations: Annotated[Optional[List[str]], typer.Argument(
+        metavar="[OPERATION]...", autocompletion=complete_operation,
+        help="Operation ids, groups (their operations) or all. None means every operation.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
+) -> None:
+    """Simulate what the API would do with KEY for each OPERATION.
+
+    Each outcome is allowed, redacted (a small part of the response hidden, such as
+    an input's concepts without concepts.get) or rejected, with the reason, the
+    missing scopes and whether the call consumes an Operation. A secret with a bad
+    checksum is rejected as CONN_KEY_INVALID (11008), an unknown one as
+    CONN_KEY_NOT_FOUND (11009). Exit status: 0 all allowed, 3 worst is redacted,
+    4 worst is rejected.
+
+    Examples:
+
+    \b
+      keyctl check ci-bot inputs.get inputs.patch
+      printf '%s\\n' "$SECRET" | keyctl check - predict.call --json
+    """
+    ks = state(ctx).keystore()
+    report = ks.check_many(read_key(key), operations or ())
+    render.check(report, as_json)
+    raise typer.Exit(_EXIT[report.outcome])
+
+
+@app.command()
+def scopes(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
+) -> None:
+    """Show the scope catalog: groups, scopes, prerequisites, billing, redaction.
+
+    Examples:
+
+    \b
+      keyctl scopes
+      keyctl scopes --json | jq '.scopes[] | select(.billable) | .id'
+    """
+    ks = state(ctx).keystore()
+    render.scopes(ks.catalog, as_json)

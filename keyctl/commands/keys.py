@@ -1,0 +1,284 @@
+"""The key lifecycle: create, list, show, scope add|remove|set, update, disable, enable,
+rotate, delete, log. Parse -> call KeyStore -> render; no rules here."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from .. import render
+from ..app import app, complete_key, complete_scope, read_key, state, warn
+from ..errors import Aborted, ConfirmationRequired, UsageError
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
+KEY = Annotated[str, typer.Argument(
+    metavar="KEY", autocompletion=complete_key,
+    help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.",
+)]
+SCOPES = Annotated[List[str], typer.Argument(
+    metavar="SCOPE...", autocompletion=complete_scope,
+    help="Scope ids (inputs.patch or Inputs:Patch), groups (inputs, inputs.*) or all; commas allowed.",
+)]
+EXPIRES_HELP = "When the key expires: 90m, 12h, 30d, 2w, a date (2027-01-31), a datetime (UTC unless it names a zone) or never."
+
+scope_app = typer.Typer(
+    help="Change a key's scopes: add, remove or set them (prerequisites follow).",
+    no_args_is_help=True,
+)
+app.add_typer(scope_app, name="scope")
+
+
+def _warn_added(result) -> None:
+    for change in result.added_prerequisites:
+        warn(f"{change.because} requires {change.scope}; added {change.scope}")
+
+
+def _warn_removed(result) -> None:
+    for change in result.removed_dependents:
+        warn(f"removed {change.scope}, which requires {change.because}")
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    scope: Annotated[List[str], typer.Option(
+        "--scope", "-s", metavar="SCOPE", autocompletion=complete_scope,
+        help="A scope, group or all; repeat it or give a comma-separated list. At least one.",
+    )],
+    name: Annotated[Optional[str], typer.Option(
+        "--name", "-n", help="A unique name: letters, digits, . _ - @; 1 to 64 characters.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the key is for.")] = None,
+    expires: Annotated[str, typer.Option("--expires", "-e", metavar="WHEN", help=EXPIRES_HELP)] = "never",
+    as_json: JSON = False,
+) -> None:
+    """Create a key with scopes and print its secret, once.
+
+    Prerequisites are added with a warning on stderr (inputs.patch brings inputs.get).
+    Only the secret's SHA-256 is stored: copy the secret now.
+
+    Examples:
+
+    \b
+      keyctl create --name ci-bot --scope predict
+      keyctl create -n etl -s inputs.add,inputs.patch --expires 30d --json | jq -r .secret
+    """
+    ks = state(ctx).keystore()
+    result = ks.create(scopes=scope, name=name, description=description, expires=expires)
+    _warn_added(result)
+    render.created(result, as_json, ks.catalog)
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    status: Annotated[Optional[str], typer.Option(
+        "--status", metavar="STATUS", help="Only keys that are active, disabled or expired.")] = None,
+    scope: Annotated[Optional[List[str]], typer.Option(
+        "--scope", "-s", metavar="SCOPE", autocompletion=complete_scope,
+        help="Only keys holding everything SCOPE stands for (a key with all holds every scope).")] = None,
+    as_json: JSON = False,
+) -> None:
+    """List keys (never their secrets), oldest first.
+
+    A complete group shows as its group name. A key both disabled and expired shows
+    as disabled.
+
+    Examples:
+
+    \b
+      keyctl list --status active
+      keyctl list --scope inputs.patch --json | jq -r '.[].name'
+    """
+    if status is not None and status not in ("active", "disabled", "expired"):
+        raise UsageError(f"--status '{status}' is not one of active, disabled, expired")
+    ks = state(ctx).keystore()
+    render.keys(ks.list(status=status, scope=scope), as_json, ks.catalog)
+
+
+@app.command()
+def show(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
+    """Show everything about one key, and the outcome of every operation for it.
+
+    Examples:
+
+    \b
+      keyctl show ci-bot
+      keyctl show key_4k2j... --json | jq .operations
+    """
+    ks = state(ctx).keystore()
+    render.detail(ks.show(read_key(key)), as_json, ks.catalog)
+
+
+@scope_app.command("add")
+def scope_add(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = False) -> None:
+    """Add scopes to a key; their prerequisites are added with a warning.
+
+    Examples:
+
+    \b
+      keyctl scope add ci-bot inputs.patch
+      keyctl scope add ci-bot models --json
+    """
+    ks = state(ctx).keystore()
+    result = ks.scope_add(read_key(key), scopes)
+    _warn_added(result)
+    render.scope_change(result, as_json, ks.catalog)
+
+
+@scope_app.command("remove")
+def scope_remove(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = False) -> None:
+    """Remove scopes from a key, and every scope that requires them (warned).
+
+    Removing from a key with all first expands all into every scope. Removing a
+    scope the key does not hold changes nothing. A key keeps at least one scope.
+
+    Examples:
+
+    \b
+      keyctl scope remove ci-bot inputs.get      # also removes inputs.patch
+      keyctl scope remove admin models.delete
+    """
+    ks = state(ctx).keystore()
+    result = ks.scope_remove(read_key(key), scopes)
+    _warn_removed(result)
+    render.scope_change(result, as_json, ks.catalog)
+
+
+@scope_app.command("set")
+def scope_set(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = False) -> None:
+    """Replace a key's scopes; prerequisites are added with a warning.
+
+    Examples:
+
+    \b
+      keyctl scope set ci-bot predict search
+    """
+    ks = state(ctx).keystore()
+    result = ks.scope_set(read_key(key), scopes)
+    _warn_added(result)
+    render.scope_change(result, as_json, ks.catalog)
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    key: KEY,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", help="A new unique name.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", help="A new description.")] = None,
+    expires: Annotated[Optional[str], typer.Option(
+        "--expires", "-e", metavar="WHEN", help=EXPIRES_HELP + " never clears the expiry.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Change a key's name, description or expiry.
+
+    Examples:
+
+    \b
+      keyctl update ci-bot --expires 90d
+      keyctl update ci-bot --name ci-bot-2 --description "CI predictions"
+    """
+    ks = state(ctx).keystore()
+    kwargs = {}
+    if name is not None:
+        kwargs["name"] = name
+    if description is not None:
+        kwargs["description"] = description
+    if expires is not None:
+        kwargs["expires"] = expires
+    render.key(ks.update(read_key(key), **kwargs), as_json, ks.catalog)
+
+
+@app.command()
+def disable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
+    """Disable a key for a while: every check rejects it until it is enabled.
+
+    Examples:
+
+    \b
+      keyctl disable ci-bot
+    """
+    ks = state(ctx).keystore()
+    render.key(ks.disable(read_key(key)), as_json, ks.catalog)
+
+
+@app.command()
+def enable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
+    """Enable a disabled key; it comes back with its scopes unchanged.
+
+    Examples:
+
+    \b
+      keyctl enable ci-bot
+    """
+    ks = state(ctx).keystore()
+    render.key(ks.enable(read_key(key)), as_json, ks.catalog)
+
+
+@app.command()
+def rotate(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
+    """Give a key a new secret; the old one stops working at once.
+
+    The id, name and scopes stay. The new secret is printed once.
+
+    Examples:
+
+    \b
+      keyctl rotate ci-bot
+      keyctl rotate ci-bot --json | jq -r .secret
+    """
+    ks = state(ctx).keystore()
+    render.created(ks.rotate(read_key(key)), as_json, ks.catalog)
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    key: KEY,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed without a terminal).")] = False,
+    as_json: JSON = False,
+) -> None:
+    """Delete a key for good. Its audit trail stays.
+
+    On a terminal it asks first; without one it needs --yes.
+
+    Examples:
+
+    \b
+      keyctl delete old-bot
+      keyctl delete old-bot --yes --json
+    """
+    ks = state(ctx).keystore()
+    ref = read_key(key)
+    if not yes:
+        target = ks.get(ref)
+        if not sys.stdin.isatty():
+            raise ConfirmationRequired(
+                f"refusing to delete {target.ref} without confirmation: there is no terminal to ask on; pass --yes"
+            )
+        if not typer.confirm(f"Delete key {target.ref} ({target.id}) for good?", default=False, err=True):
+            raise Aborted("nothing deleted")
+    render.key(ks.delete(ref), as_json, ks.catalog)
+
+
+@app.command("log")
+def log_cmd(
+    ctx: typer.Context,
+    key: Annotated[Optional[str], typer.Argument(
+        metavar="[KEY]", autocompletion=complete_key,
+        help="Only this key's trail (a deleted key's trail is found by its id).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many entries.")] = None,
+    as_json: JSON = False,
+) -> None:
+    """Show the audit trail, newest first: time (UTC), OS user, action, key, details.
+
+    Examples:
+
+    \b
+      keyctl log ci-bot --limit 5
+      keyctl log --json | jq '.[] | select(.action == "delete")'
+    """
+    ks = state(ctx).keystore()
+    render.log(ks.log(read_key(key) if key is not None else None, limit), as_json)

@@ -1,0 +1,259 @@
+"""The only place that prints data. JSON for scripts (stable field names, a contract:
+README "JSON shapes"); Rich tables for people, imported lazily because ``import
+rich.table`` alone costs 35-40 ms. ``check`` prints plain lines so that it stays fast
+in shell loops. Warnings and errors never come here: they go to stderr (app.warn).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import CheckReport, Created, Key, KeyDetail, LogEntry, ScopeChange
+    from .catalog import Catalog
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def emit_json_stream(items: Iterable[dict]) -> None:
+    """A JSON array written item by item: constant memory for any number of keys."""
+    write = sys.stdout.write
+    first = True
+    write("[")
+    for item in items:
+        write("\n  " if first else ",\n  ")
+        write(json.dumps(item, ensure_ascii=False))
+        first = False
+    write("\n]\n" if not first else "]\n")
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Rich itself drops colour when stdout is not a terminal or NO_COLOR is set. Piped
+    # output is not folded at 80 columns: a row stays one line for grep and less.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def _table(*columns: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in _NO_WRAP)
+    return table
+
+
+_NO_WRAP = {"ID", "STATUS", "CREATED", "EXPIRES", "AT", "KEY", "ACTION", "OPERATION", "OUTCOME"}
+
+
+def _esc(text: Any) -> str:
+    from rich.markup import escape
+
+    return escape("" if text is None else str(text))
+
+
+# --- keys ------------------------------------------------------------------------------
+def key_dict(key: "Key") -> dict:
+    return key.to_dict()
+
+
+def key(key: "Key", as_json: bool, catalog: "Catalog") -> None:
+    """One key (update, disable, enable, delete)."""
+    if as_json:
+        emit_json(key_dict(key))
+        return
+    _key_lines(key, catalog)
+
+
+def _key_lines(key: "Key", catalog: "Catalog") -> None:
+    label = f"{key.id} ({key.name})" if key.name else key.id
+    out(f"{label}: {key.status}")
+    out(f"  scopes:   {', '.join(catalog.compact(key.granted))}")
+    if key.description:
+        out(f"  description: {key.description}")
+    out(f"  expires:  {key.expires_at or 'never'}")
+
+
+def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog") -> None:
+    """``list``: a streamed JSON array, or a table (a friendly line when empty)."""
+    if as_json:
+        emit_json_stream(key_dict(k) for k in items)
+        return
+    first = next(items, None)
+    if first is None:
+        out("No keys yet. Create one with: keyctl create --name NAME --scope predict")
+        return
+    table = _table("ID", "NAME", "SCOPES", "STATUS", "CREATED", "EXPIRES")
+    for k in [first, *items]:
+        table.add_row(
+            k.id, _esc(k.name or "-"), ", ".join(catalog.compact(k.granted)), k.status,
+            k.created_at, k.expires_at or "never",
+        )
+    _console().print(table)
+
+
+def created(result: "Created", as_json: bool, catalog: "Catalog", stored_in: str | None = None,
+            show_secret: bool = True) -> None:
+    """``create`` and ``rotate``: the secret, shown once."""
+    if as_json:
+        data = key_dict(result.key)
+        data["secret"] = result.secret if show_secret else None
+        data["added_prerequisites"] = [c.scope for c in result.added_prerequisites]
+        if stored_in is not None:
+            data["stored_in"] = stored_in
+        emit_json(data)
+        return
+    label = f"{result.key.id} ({result.key.name})" if result.key.name else result.key.id
+    out(f"key:     {label}")
+    out(f"scopes:  {', '.join(catalog.sorted_ids(result.key.granted))}")
+    if result.key.expires_at:
+        out(f"expires: {result.key.expires_at}")
+    if stored_in is not None:
+        out(f"secret:  stored in the keyring ({stored_in}); read it with `keyctl secret {result.key.ref}`")
+    if show_secret:
+        out(f"secret:  {result.secret}")
+        sys.stderr.write("note: the secret is shown only this once; keyctl keeps only its hash.\n")
+
+
+def scope_change(result: "ScopeChange", as_json: bool, catalog: "Catalog") -> None:
+    if as_json:
+        data = key_dict(result.key)
+        data["added_prerequisites"] = [c.scope for c in result.added_prerequisites]
+        data["removed_dependents"] = [c.scope for c in result.removed_dependents]
+        emit_json(data)
+        return
+    _key_lines(result.key, catalog)
+
+
+def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
+    """``show``: every field, and the outcome of every operation."""
+    k = result.key
+    if as_json:
+        data = key_dict(k)
+        data["updated_at"] = k.updated_at
+        data["operations"] = result.operations
+        emit_json(data)
+        return
+    rows = [
+        ("id", k.id), ("name", k.name or "-"), ("description", k.description or "-"),
+        ("scopes", ", ".join(catalog.sorted_ids(k.granted))), ("status", k.status),
+        ("created", k.created_at), ("updated", k.updated_at), ("expires", k.expires_at or "never"),
+        ("secret", f"kc_...{k.hint}" + ("  (in the keyring)" if k.in_keyring else "")),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        out(f"{label:<{width}}  {value}")
+    out()
+    table = _table("OPERATION", "OUTCOME", "CONSUMES AN OPERATION")
+    for op, outcome in result.operations.items():
+        table.add_row(op, _SYMBOL[outcome] + " " + outcome, "yes" if catalog.operations[op].billable else "no")
+    _console().print(table)
+
+
+# --- check -----------------------------------------------------------------------------
+_SYMBOL = {"allowed": "✔", "redacted": "◐", "rejected": "✘"}
+_ANSI = {"allowed": "\033[32m", "redacted": "\033[33m", "rejected": "\033[31m"}
+
+
+def check(report: "CheckReport", as_json: bool) -> None:
+    if as_json:
+        emit_json({
+            "key": None if report.key is None else {"id": report.key.id, "name": report.key.name},
+            "outcome": report.outcome.value,
+            "results": [v.to_dict() for v in report.results],
+        })
+        return
+    color = _color()
+    width = max(len(v.operation) for v in report.results)
+    for v in report.results:
+        outcome = v.outcome.value
+        mark = f"{_SYMBOL[outcome]} {outcome:<8}"
+        if color:
+            mark = f"{_ANSI[outcome]}{mark}\033[0m"
+        extra = []
+        if v.missing_scopes:
+            extra.append(f"missing: {', '.join(v.missing_scopes)}")
+        if v.redacted:
+            extra.append(f"hidden: {', '.join(v.redacted)}")
+        extra.append("consumes an Operation" if v.billable else "free")
+        out(f"{mark}  {v.operation:<{width}}  {v.reason}  [{'; '.join(extra)}]")
+
+
+# --- audit trail -------------------------------------------------------------------------
+def log(entries: Iterator["LogEntry"], as_json: bool) -> None:
+    if as_json:
+        emit_json_stream(e.to_dict() for e in entries)
+        return
+    first = next(entries, None)
+    if first is None:
+        out("The audit trail is empty.")
+        return
+    table = _table("AT", "ACTOR", "ACTION", "KEY", "DETAILS")
+    for e in [first, *entries]:
+        summary = "; ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(e.details.items()) if v not in (None, [], {}))
+        table.add_row(e.at, _esc(e.actor), e.action, e.key_id or "-", _esc(summary or "-"))
+    _console().print(table)
+
+
+# --- the catalog -------------------------------------------------------------------------
+def catalog_dict(catalog: "Catalog") -> dict:
+    return {
+        "catalog": catalog.name,
+        "scopes": [
+            {"id": s.id, "group": s.group, "description": s.description,
+             "requires": list(s.requires), "billable": s.billable}
+            for s in catalog.scopes.values()
+        ],
+        "groups": {g: list(m) for g, m in catalog.groups.items()},
+        "operations": [
+            {"id": o.id, "requires": sorted(o.requires), "redacts": dict(o.redacts_direct),
+             "billable": o.billable}
+            for o in catalog.operations.values()
+        ],
+    }
+
+
+def scopes(catalog: "Catalog", as_json: bool) -> None:
+    """The catalog as a tree: group -> scopes, with prerequisites and billing."""
+    if as_json:
+        emit_json(catalog_dict(catalog))
+        return
+    from rich.tree import Tree
+
+    tree = Tree(f"[bold]{_esc(catalog.name)}[/bold]: {_esc(catalog.description)}")
+    placed: set[str] = set()
+    branches: dict[str | None, Any] = {}
+    for s in catalog.scopes.values():
+        if s.group is None:
+            parent = tree
+        else:
+            if s.group not in branches:
+                branches[s.group] = tree.add(f"[bold]{_esc(s.group)}[/bold] (all of: {', '.join(catalog.groups[s.group])})")
+            parent = branches[s.group]
+        notes = []
+        if s.requires:
+            notes.append("requires " + ", ".join(s.requires))
+        notes.append("consumes an Operation" if s.billable else "free")
+        redactions = catalog.operations.get(s.id)
+        if redactions is not None and redactions.redacts_direct:
+            notes.append("; ".join(f"{p} redacted without {sc}" for p, sc in redactions.redacts_direct.items()))
+        parent.add(f"[bold]{_esc(s.id)}[/bold]  {_esc(s.description)}  [dim]({_esc('; '.join(notes))})[/dim]")
+        placed.add(s.id)
+    tree.add("[bold]all[/bold]  every scope, including scopes added to the catalog later")
+    _console().print(tree)
