@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import tokens
-from .catalog import ALL, Catalog, Change, builtin
+from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog
 from .decide import KeyState, Outcome, Verdict, decide, worst
-from .errors import InvalidNameError, NoScopesLeftError, NotFoundError, UsageError
+from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
 from .store import KeyRow, Store, default_path
 from .when import iso, parse_when, utcnow
 
@@ -111,22 +111,53 @@ class KeyStore:
     """API keys in a local SQLite store, judged by a scope catalog."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None) -> None:
+        """``catalog``: a Catalog, a built-in name or a catalog file; default
+        $KEYCTL_CATALOG, else the store's own catalog, else ``clarifai``."""
         self.path = resolve_path(path)
-        self._catalog_arg = catalog
-        self._catalog: Catalog | None = catalog if isinstance(catalog, Catalog) else None
-        self.store = Store(self.path, initial_meta={"catalog": self._catalog_name()})
+        self._catalog_arg = catalog if catalog is not None else (os.environ.get("KEYCTL_CATALOG") or None)
+        self._catalog: Catalog | None = None
+        self.store = Store(self.path)
 
     # -- the catalog -------------------------------------------------------------------
-    def _catalog_name(self) -> str:
-        if isinstance(self._catalog_arg, Catalog):
-            return self._catalog_arg.name
-        return self._catalog_arg or "clarifai"
-
     @property
     def catalog(self) -> Catalog:
+        """The store's own catalog (kept inside the store at its first write), or for a
+        store not created yet the one asked for. Asking an existing store for a
+        different catalog is an error: `keyctl catalog upgrade` changes it."""
         if self._catalog is None:
-            self._catalog = builtin(self._catalog_name())
+            self._catalog = self._resolve_catalog()
         return self._catalog
+
+    def _resolve_catalog(self) -> Catalog:
+        requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
+        stored = self.stored_catalog()
+        if stored is None:
+            chosen = requested or builtin(DEFAULT_CATALOG)
+            self.store.initial_meta = {"catalog": chosen.name, "catalog_text": chosen.text}
+            return chosen
+        if requested is not None and (requested.name != stored.name or requested.text != stored.text):
+            if requested.name != stored.name:
+                problem = f"keeps the catalog '{stored.name}', not '{requested.name}'"
+            else:
+                problem = f"keeps its own copy of the catalog '{stored.name}', which differs from {self._catalog_arg}"
+            raise CatalogMismatchError(
+                f"the store {self.path} {problem}; drop --catalog (and KEYCTL_CATALOG) to use the "
+                f"store's own, or replace it with `keyctl catalog upgrade {self._catalog_arg}`"
+            )
+        return stored
+
+    def stored_catalog(self) -> Catalog | None:
+        """The catalog kept inside the store, or None when there is no store yet."""
+        if self.store.reader() is None:
+            return None
+        text = self.store.meta("catalog_text")
+        name = self.store.meta("catalog") or DEFAULT_CATALOG
+        if text is None:
+            return builtin(name)
+        cached = _STORED_CACHE.get(text)
+        if cached is None:
+            cached = _STORED_CACHE[text] = parse_catalog(text, source=f"the store's catalog '{name}'")
+        return cached
 
     def close(self) -> None:
         self.store.close()
@@ -141,7 +172,7 @@ class KeyStore:
     def _key(self, row: KeyRow, now: str | None = None) -> Key:
         now = now or iso(utcnow())
         return Key(
-            row.id, row.name, row.description, tuple(self.catalog.sorted_ids(row.scopes)),
+            row.id, row.name, row.description, tuple(Catalog.sorted_ids(row.scopes)),
             row.status(now), row.created_at, row.updated_at, row.expires_at, row.hint,
             row.in_keyring, row.scopes,
         )
@@ -333,6 +364,18 @@ class KeyStore:
         assert fresh is not None
         return Created(self._key(fresh), secret, ())
 
+    def set_in_keyring(self, ref: str, in_keyring: bool) -> Key:
+        """Record whether the key's secret is in the OS keyring. Bookkeeping only: the
+        key itself does not change, so there is no audit entry and updated_at stays."""
+        row = self._row(ref)
+        if row.in_keyring == in_keyring:
+            return self._key(row)
+        with self.store.transaction() as tx:
+            tx.update_key(row.id, in_keyring=in_keyring)
+        fresh = self.store.by_id(row.id)
+        assert fresh is not None
+        return self._key(fresh)
+
     def delete(self, ref: str) -> Key:
         """Delete a key for good; its audit trail stays."""
         row = self._row(ref)
@@ -397,5 +440,69 @@ class KeyStore:
         results = tuple(decide(self.catalog, granted, op, state, ref) for op in ops)
         return CheckReport(known, worst(r.outcome for r in results), results)
 
+    # -- the catalog, replaced ------------------------------------------------------------
+    def catalog_upgrade(self, ref: str, yes: bool = False) -> "CatalogUpgrade":
+        """Replace the store's catalog with ``ref`` (a built-in name or a file), after
+        checking every key against it. Without ``yes`` it only reports. With ``yes`` it
+        refuses while keys hold scopes the new catalog does not know, and otherwise adds
+        the prerequisites the new catalog requires (audited) and keeps the new text."""
+        new = load_catalog(ref)
+        old = self.stored_catalog()
+        if old is None:
+            raise NotFoundError(
+                f"there is no store at {self.path} yet; choose the catalog of a new store with --catalog {ref}"
+            )
+        unknown: list[tuple[Key, tuple[str, ...]]] = []
+        additions: list[tuple[Key, tuple[Change, ...], frozenset[str]]] = []
+        now = iso(utcnow())
+        for row in self.store.iter_keys():
+            if ALL in row.scopes:
+                continue
+            key = self._key(row, now)
+            strangers = tuple(sorted(s for s in row.scopes if s not in new.scopes))
+            if strangers:
+                unknown.append((key, strangers))
+                continue
+            closed, added = new.close(row.scopes)
+            if added:
+                additions.append((key, added, closed))
+        report = CatalogUpgrade(old.name, new.name, tuple(unknown), tuple((k, a) for k, a, _ in additions), False)
+        if not yes:
+            return report
+        if unknown:
+            names = ", ".join(f"{k.ref} ({', '.join(s)})" for k, s in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise KeyctlError(
+                f"{len(unknown)} key(s) hold scopes that the catalog '{new.name}' does not know: {names}{more}; "
+                "remove those scopes (`keyctl scope remove KEY SCOPE`) and run the upgrade again"
+            )
+        with self.store.transaction() as tx:
+            for key, added, closed in additions:
+                tx.update_key(key.id, scopes=closed, updated_at=now)
+                tx.audit(now, "scope.add", key.id, {
+                    "before": sorted(key.granted), "after": sorted(closed),
+                    "added_prerequisites": [c.scope for c in added], "removed_dependents": [],
+                    "reason": f"catalog upgrade to '{new.name}'",
+                })
+            tx.set_meta("catalog", new.name)
+            tx.set_meta("catalog_text", new.text)
+            tx.audit(now, "catalog.upgrade", None, {"from": old.name, "to": new.name,
+                                                    "keys_changed": len(additions)})
+        self._catalog = new
+        return CatalogUpgrade(old.name, new.name, (), report.additions, True)
 
+
+@dataclass(frozen=True)
+class CatalogUpgrade:
+    """What replacing the store's catalog does: keys whose scopes the new catalog does
+    not know (which block it), and keys that gain prerequisites."""
+
+    old: str
+    new: str
+    unknown: tuple[tuple[Key, tuple[str, ...]], ...]
+    additions: tuple[tuple[Key, tuple[Change, ...]], ...]
+    applied: bool
+
+
+_STORED_CACHE: dict[str, Catalog] = {}
 _STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}

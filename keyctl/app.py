@@ -156,13 +156,18 @@ def _main(
         None, "--db", metavar="PATH", envvar="KEYCTL_DB", show_envvar=True,
         help="The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
     ),
+    catalog: Optional[str] = typer.Option(
+        None, "--catalog", metavar="NAME|FILE", envvar="KEYCTL_CATALOG", show_envvar=True,
+        help="The scope catalog of a new store: a built-in (clarifai, clarifai-live) or a catalog "
+        "file. A store keeps its catalog; naming another for it is an error (see `keyctl catalog upgrade`).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True,
         help="Print the version and exit.",
     ),
 ) -> None:
     """Global options, stored on ctx.obj for the commands."""
-    ctx.obj = State(db=db)
+    ctx.obj = State(db=db, catalog=catalog)
 
 
 def state(ctx: typer.Context) -> State:
@@ -197,8 +202,8 @@ def _completion_keystore(ctx: Any) -> "KeyStore | None":
         from .api import KeyStore
 
         root = ctx.find_root()
-        db = root.params.get("db") if root is not None else None
-        return KeyStore(db)
+        params = root.params if root is not None else {}
+        return KeyStore(params.get("db"), params.get("catalog"))
     except Exception:
         return None
 

@@ -1,9 +1,9 @@
 """PURE: the scope catalog. Loads and validates a catalog (TOML text), and holds the
 rules about scopes: names, groups, prerequisites (closure) and removal with dependents.
 
-No I/O here but reading the package's own data file in :func:`builtin`; a user's
-catalog file is read by the caller and handed in as text, so both go through
-:func:`parse_catalog`, the one validating path.
+No I/O here but reading a catalog's text in :func:`builtin` (the package's own data)
+and :func:`load_catalog` (a user's file); both hand the text to :func:`parse_catalog`,
+the one validating path, and everything after that is pure.
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ class Catalog:
         out += [s for s in granted if s not in covered]
         return tuple(sorted(out))
 
-    def sorted_ids(self, granted: Iterable[str]) -> list[str]:
+    @staticmethod
+    def sorted_ids(granted: Iterable[str]) -> list[str]:
         """The JSON form of a grant: sorted scope ids, or ``["all"]``."""
         granted = frozenset(granted)
         return [ALL] if ALL in granted else sorted(granted)
@@ -232,6 +233,29 @@ def builtin_text(name: str) -> str:
 
 
 _BUILTIN_CACHE: dict[str, Catalog] = {}
+
+
+def load_catalog(ref: "Catalog | str") -> Catalog:
+    """A catalog by reference: a Catalog, a built-in name, or the path of a catalog file
+    (the one place a user's file is read; its text is then validated like a built-in)."""
+    if isinstance(ref, Catalog):
+        return ref
+    if ref in BUILTIN_CATALOGS:
+        return builtin(ref)
+    import os
+
+    if os.path.isfile(ref):
+        try:
+            with open(ref, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"cannot read the catalog file {ref}: {exc}") from None
+        return parse_catalog(text, source=ref)
+    if os.path.exists(ref):
+        raise CatalogError(f"the catalog {ref} is not a file")
+    raise CatalogError(
+        f"unknown catalog '{ref}': not a built-in ({', '.join(BUILTIN_CATALOGS)}) and no such file"
+    )
 
 
 def parse_catalog(text: str, source: str = "catalog") -> Catalog:

@@ -115,8 +115,7 @@ def created(result: "Created", as_json: bool, catalog: "Catalog", stored_in: str
         data = key_dict(result.key)
         data["secret"] = result.secret if show_secret else None
         data["added_prerequisites"] = [c.scope for c in result.added_prerequisites]
-        if stored_in is not None:
-            data["stored_in"] = stored_in
+        data["stored_in"] = stored_in  # the keyring backend's name, or null
         emit_json(data)
         return
     label = f"{result.key.id} ({result.key.name})" if result.key.name else result.key.id
@@ -129,6 +128,14 @@ def created(result: "Created", as_json: bool, catalog: "Catalog", stored_in: str
     if show_secret:
         out(f"secret:  {result.secret}")
         sys.stderr.write("note: the secret is shown only this once; keyctl keeps only its hash.\n")
+
+
+def secret(key: "Key", value: str, as_json: bool) -> None:
+    """``secret``: the stored secret alone on one line, for ``$(keyctl secret KEY)``."""
+    if as_json:
+        emit_json({"id": key.id, "name": key.name, "secret": value})
+        return
+    out(value)
 
 
 def scope_change(result: "ScopeChange", as_json: bool, catalog: "Catalog") -> None:
@@ -257,3 +264,52 @@ def scopes(catalog: "Catalog", as_json: bool) -> None:
         placed.add(s.id)
     tree.add("[bold]all[/bold]  every scope, including scopes added to the catalog later")
     _console().print(tree)
+
+
+# --- catalogs ------------------------------------------------------------------------------
+def catalog_list(catalogs: "list[Catalog]", default: str, as_json: bool) -> None:
+    rows = [{"name": c.name, "description": c.description, "scopes": len(c.scopes),
+             "default": c.name == default} for c in catalogs]
+    if as_json:
+        emit_json(rows)
+        return
+    table = _table("NAME", "SCOPES", "DESCRIPTION")
+    for r in rows:
+        table.add_row(r["name"] + (" (default)" if r["default"] else ""), str(r["scopes"]), _esc(r["description"]))
+    _console().print(table)
+
+
+def catalog_validation(file: str, catalog: "Catalog | None", problems: "tuple[str, ...]", as_json: bool) -> None:
+    """``catalog validate``: problems go to stderr, one ``error:`` line each."""
+    if as_json:
+        emit_json({
+            "file": file, "valid": catalog is not None, "name": catalog.name if catalog else None,
+            "problems": list(problems),
+        })
+        return
+    if catalog is None:
+        for problem in problems:
+            sys.stderr.write(f"error: {file}: {problem}\n")
+        return
+    out(f"{file}: valid catalog '{catalog.name}': {len(catalog.scopes)} scopes, "
+        f"{len(catalog.groups)} groups, {len(catalog.operations)} operations")
+
+
+def catalog_upgrade(result: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json({
+            "from": result.old, "to": result.new, "applied": result.applied,
+            "unknown_scopes": [{"id": k.id, "name": k.name, "scopes": list(s)} for k, s in result.unknown],
+            "added_prerequisites": [{"id": k.id, "name": k.name, "scopes": [c.scope for c in a]}
+                                    for k, a in result.additions],
+        })
+        return
+    verb = "replaced" if result.applied else "would replace"
+    out(f"catalog: {verb} '{result.old}' with '{result.new}'")
+    for key, scopes in result.unknown:
+        out(f"  ! {key.ref}: holds {', '.join(scopes)}, unknown to '{result.new}' (blocks the upgrade)")
+    for key, added in result.additions:
+        gained = ", ".join(f"{c.scope} (for {c.because})" for c in added)
+        out(f"  + {key.ref}: {'gained' if result.applied else 'would gain'} {gained}")
+    if not result.unknown and not result.additions:
+        out("  every key already fits the new catalog")

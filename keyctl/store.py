@@ -149,7 +149,8 @@ class Store:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None
         self._db: Any = None  # sqlite_utils.Database, made on the first write
-        self._initial_meta = initial_meta or {}
+        # Written into the meta table when this process creates the store (its catalog).
+        self.initial_meta = initial_meta or {}
         self.warned_permissions = False
 
     # -- opening ---------------------------------------------------------------------
@@ -228,7 +229,7 @@ class Store:
                 for _, migrate in MIGRATIONS:
                     migrate(db)
                 db["meta"].insert_all(
-                    [{"key": k, "value": v} for k, v in self._initial_meta.items()], pk="key"
+                    [{"key": k, "value": v} for k, v in self.initial_meta.items()], pk="key"
                 )
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -340,7 +341,9 @@ class Store:
         conn = self.reader()
         if conn is None:
             return
-        cursor = conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, id")
+        # created_at has one-second resolution; the rowid keeps keys made within the same
+        # second in the order they were made (the id is random).
+        cursor = conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, rowid")
         while True:
             rows = cursor.fetchmany(500)
             if not rows:

@@ -1,0 +1,91 @@
+"""`keyctl catalog list|validate|upgrade`: the scope catalogs a store can use."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from .. import render
+from ..app import app, state, warn
+from ..catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, builtin, load_catalog
+from ..errors import EXIT_USAGE, CatalogError
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
+CATALOG_REF = Annotated[str, typer.Argument(
+    metavar="NAME|FILE", help="A built-in catalog name (clarifai, clarifai-live) or a catalog TOML file.")]
+
+catalog_app = typer.Typer(
+    help="Scope catalogs: list the built-ins, validate a catalog file, upgrade a store's catalog.",
+    no_args_is_help=True,
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("list")
+def catalog_list(as_json: JSON = False) -> None:
+    """List the built-in catalogs.
+
+    Examples:
+
+    \b
+      keyctl catalog list
+      keyctl --catalog clarifai-live create -n ci -s inputs.patch
+    """
+    render.catalog_list([builtin(name) for name in BUILTIN_CATALOGS], DEFAULT_CATALOG, as_json)
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The catalog TOML file to check.")],
+    as_json: JSON = False,
+) -> None:
+    """Check a catalog file and report every problem, with the entry it is in.
+
+    Exit status 0 when the file is valid, 2 when it is not.
+
+    Examples:
+
+    \b
+      keyctl catalog validate my-api.toml
+      keyctl catalog validate my-api.toml --json | jq -r '.problems[]'
+    """
+    try:
+        catalog = load_catalog(file) if file not in BUILTIN_CATALOGS else builtin(file)
+    except CatalogError as exc:
+        render.catalog_validation(file, None, exc.problems, as_json)
+        raise typer.Exit(EXIT_USAGE)
+    render.catalog_validation(file, catalog, (), as_json)
+
+
+@catalog_app.command("upgrade")
+def catalog_upgrade(
+    ctx: typer.Context,
+    ref: CATALOG_REF,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply the change (without it, only report).")] = False,
+    as_json: JSON = False,
+) -> None:
+    """Replace the store's catalog, after checking every key against the new one.
+
+    Lists the keys holding scopes the new catalog does not know (they block the
+    upgrade) and the keys whose prerequisites it would add. Changes nothing unless
+    --yes is given; then the prerequisites are added (warned and audited).
+
+    Examples:
+
+    \b
+      keyctl catalog upgrade clarifai-live
+      keyctl catalog upgrade ./my-api-v2.toml --yes
+    """
+    st = state(ctx)
+    ks = st.keystore()
+    result = ks.catalog_upgrade(ref, yes=yes)
+    if result.applied:
+        for key, added in result.additions:
+            for change in added:
+                warn(f"{key.ref}: {change.because} requires {change.scope}; added {change.scope}")
+    render.catalog_upgrade(result, as_json)
+    if not result.applied and not yes:
+        sys.stderr.write("note: nothing changed; run again with --yes to apply\n")
