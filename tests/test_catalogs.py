@@ -279,3 +279,16 @@ def test_github_like_example(run):
     assert removed.code == 1  # nothing would be left
     assert run("scope", "add", "dev", "issues.read").code == 0
     assert run("check", "dev", "issues.get").code == 0
+
+
+def test_readme_catalog_example_is_valid_and_works(run, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Catalogs"):]
+    block = section[section.index("```toml\n") + len("```toml\n"):]
+    block = block[: block.index("```")]
+    path = tmp_path / "readme.toml"
+    path.write_text(block)
+    assert run("catalog", "validate", str(path)).code == 0
+    assert run("--catalog", str(path), "create", "-n", "c", "-s", "customers").code == 0
+    r = run("check", "c", "customers.retrieve", "--json")
+    assert r.code == 3 and r.json["results"][0]["redacted"] == ["charges"]
