@@ -23,6 +23,13 @@ SCOPES = Annotated[List[str], typer.Argument(
     help="Scope ids (inputs.patch or Inputs:Patch), groups (inputs, inputs.*) or all; commas allowed.",
 )]
 EXPIRES_HELP = "When the key expires: 90m, 12h, 30d, 2w, a date (2027-01-31), a datetime (UTC unless it names a zone) or never."
+KEYRING = Annotated[bool, typer.Option(
+    "--keyring",
+    help="Store the new secret in the OS keyring (service keyctl, user the key's id) instead of "
+    "printing it; `keyctl secret KEY` reads it back. Checks for a usable keyring before writing anything.",
+)]
+SHOW_SECRET = Annotated[bool, typer.Option(
+    "--show-secret", help="With --keyring, print the secret as well (without --keyring it is always printed).")]
 
 scope_app = typer.Typer(
     help="Change a key's scopes: add, remove or set them (prerequisites follow).",
@@ -52,23 +59,39 @@ def create(
         "--name", "-n", help="A unique name: letters, digits, . _ - @; 1 to 64 characters.")] = None,
     description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the key is for.")] = None,
     expires: Annotated[str, typer.Option("--expires", "-e", metavar="WHEN", help=EXPIRES_HELP)] = "never",
+    keyring: KEYRING = False,
+    show_secret: SHOW_SECRET = False,
     as_json: JSON = False,
 ) -> None:
     """Create a key with scopes and print its secret, once.
 
     Prerequisites are added with a warning on stderr (inputs.patch brings inputs.get).
-    Only the secret's SHA-256 is stored: copy the secret now.
+    Only the secret's SHA-256 is stored: copy the secret now, or keep it in the OS
+    keyring with --keyring. If the keyring write fails, the secret is printed after all
+    and the exit status is 1.
 
     Examples:
 
     \b
       keyctl create --name ci-bot --scope predict
       keyctl create -n etl -s inputs.add,inputs.patch --expires 30d --json | jq -r .secret
+      keyctl create --name ci-bot --scope predict --keyring
     """
     ks = state(ctx).keystore()
-    result = ks.create(scopes=scope, name=name, description=description, expires=expires)
+    backend = None
+    if keyring:
+        from .secret import check_backend
+
+        backend = check_backend()  # before anything is written
+    result = ks.create(scopes=scope, name=name, description=description, expires=expires,
+                       in_keyring=keyring)
     _warn_added(result)
-    render.created(result, as_json, ks.catalog)
+    if backend is None:
+        render.created(result, as_json, ks.catalog)
+        return
+    from .secret import store_created
+
+    store_created(ks, result, backend, "created", as_json, show_secret)
 
 
 @app.command("list")
@@ -218,19 +241,34 @@ def enable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
 
 
 @app.command()
-def rotate(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
+def rotate(ctx: typer.Context, key: KEY, keyring: KEYRING = False, show_secret: SHOW_SECRET = False,
+           as_json: JSON = False) -> None:
     """Give a key a new secret; the old one stops working at once.
 
-    The id, name and scopes stay. The new secret is printed once.
+    The id, name and scopes stay. The new secret is printed once, or with --keyring
+    replaces the one in the OS keyring. Without --keyring, a secret that the keyring
+    held for the key is stale: it is removed, with a warning.
 
     Examples:
 
     \b
       keyctl rotate ci-bot
       keyctl rotate ci-bot --json | jq -r .secret
+      keyctl rotate ci-bot --keyring
     """
     ks = state(ctx).keystore()
-    render.created(ks.rotate(read_key(key)), as_json, ks.catalog)
+    target = ks.get(read_key(key))
+    if keyring:
+        from .secret import check_backend, store_created
+
+        backend = check_backend()  # before anything is written
+        store_created(ks, ks.rotate(target.id, in_keyring=True), backend, "rotated", as_json, show_secret)
+        return
+    render.created(ks.rotate(target.id, in_keyring=False if target.in_keyring else None), as_json, ks.catalog)
+    if target.in_keyring:
+        from .secret import drop_stale
+
+        drop_stale(target)
 
 
 @app.command()
@@ -242,7 +280,8 @@ def delete(
 ) -> None:
     """Delete a key for good. Its audit trail stays.
 
-    On a terminal it asks first; without one it needs --yes.
+    On a terminal it asks first; without one it needs --yes. A secret kept in the OS
+    keyring (--keyring) is removed from it too.
 
     Examples:
 
@@ -260,7 +299,12 @@ def delete(
             )
         if not typer.confirm(f"Delete key {target.ref} ({target.id}) for good?", default=False, err=True):
             raise Aborted("nothing deleted")
-    render.key(ks.delete(ref), as_json, ks.catalog)
+    deleted = ks.delete(ref)
+    render.key(deleted, as_json, ks.catalog)
+    if deleted.in_keyring:
+        from .secret import drop_deleted
+
+        drop_deleted(deleted)
 
 
 @app.command("log")
