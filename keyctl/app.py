@@ -133,9 +133,12 @@ app = typer.Typer(
     help=(
         "Manage scoped API keys (Clarifai's scope model) in a local SQLite store: "
         "create, list, scope, disable, enable, rotate and delete keys, and check what a "
-        "key may do.\n\n" + EXIT_CODES_HELP
+        "key may do.\n\n" + EXIT_CODES_HELP + "\n\n"
+        "Examples:\n\n\b\n"
+        "  keyctl create --name ci-bot --scope predict\n"
+        "  keyctl check ci-bot predict.call inputs.get; echo $?   # 4: inputs.get is rejected\n"
+        "  keyctl --install-completion bash"
     ),
-    epilog="Example: keyctl create --name ci-bot --scope predict && keyctl check ci-bot predict.call",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # never print a secret from a local variable
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -236,6 +239,14 @@ def _catalog_for_completion(ctx: Any) -> Any:
         return None
 
 
+def _completion_help(text: str) -> str:
+    """A description short enough for one line of a zsh menu. Typer renders zsh help
+    through rich at the pipe's width (80): a longer one wraps, and the line break splits
+    the completion item in two."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= 60 else text[:57].rstrip(" ,.;:") + "..."
+
+
 def complete_scope(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     """Scope ids (and ``all``) starting with what was typed; groups are typed in full."""
     catalog = _catalog_for_completion(ctx)
@@ -244,7 +255,7 @@ def complete_scope(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     head, _, last = incomplete.rpartition(",")  # --scope a,b<TAB>
     prefix = f"{head}," if head else ""
     low = last.lower()
-    out = [(prefix + s.id, s.description) for s in catalog.scopes.values() if s.id.startswith(low)]
+    out = [(prefix + s.id, _completion_help(s.description)) for s in catalog.scopes.values() if s.id.startswith(low)]
     if "all".startswith(low):
         out.append((prefix + "all", "every scope, including scopes added later"))
     return out
@@ -256,7 +267,7 @@ def complete_operation(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     if catalog is None:
         return []
     low = incomplete.lower()
-    out = [(op.id, op.description) for op in catalog.operations.values() if op.id.startswith(low)]
+    out = [(op.id, _completion_help(op.description)) for op in catalog.operations.values() if op.id.startswith(low)]
     if "all".startswith(low):
         out.append(("all", "every operation"))
     return out
