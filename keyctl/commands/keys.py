@@ -32,7 +32,12 @@ SHOW_SECRET = Annotated[bool, typer.Option(
     "--show-secret", help="With --keyring, print the secret as well (without --keyring it is always printed).")]
 
 scope_app = typer.Typer(
-    help="Change a key's scopes: add, remove or set them (prerequisites follow).",
+    help=(
+        "Change a key's scopes: add, remove or set them (prerequisites follow).\n\n"
+        "Examples:\n\n\b\n"
+        "  keyctl scope add ci-bot inputs.patch\n"
+        "  keyctl scope set ci-bot predict search"
+    ),
     no_args_is_help=True,
 )
 app.add_typer(scope_app, name="scope")
