@@ -99,6 +99,27 @@ class LogEntry:
                 "key_id": self.key_id, "details": self.details}
 
 
+@dataclass(frozen=True)
+class ApplyResult:
+    """What ``apply`` did: the plan it carried out and the keys it created, with
+    their secrets (the only time they are seen). ``keyring`` names the keyring backend
+    the secrets were stored in, or is None when they were not."""
+
+    plan: "Plan"
+    created: tuple[Created, ...] = ()
+    keyring: str | None = None
+
+
+@dataclass(frozen=True)
+class Exported:
+    """``export``: the manifest ``text`` (TOML), the same ``keys`` as data (name ->
+    every field, defaults included), and the ids of keys left out for having no name."""
+
+    text: str
+    keys: dict[str, dict[str, Any]]
+    skipped: tuple[str, ...] = ()
+
+
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     """--db, else KEYCTL_DB, else $XDG_DATA_HOME/keyctl/keyctl.db."""
     if path:
@@ -396,6 +417,153 @@ class KeyStore:
                 key_id = self._row(ref).id
         for a in self.store.audit(key_id, limit):
             yield LogEntry(a.at, a.actor, a.action, a.key_id, a.details)
+
+    # -- manifests: apply and export ----------------------------------------------------
+    def read_manifest(self, text: str, source: str = "manifest") -> "Manifest":
+        """Parse and validate manifest TOML text (ManifestError, exit 2, when it is bad).
+        ``source`` (the file name) is named in every message and in the audit trail."""
+        from .manifest import parse_manifest
+
+        return parse_manifest(text, source, self.catalog, utcnow())
+
+    def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan":
+        """What applying ``manifest`` would change (keyctl/plan.py has the rules).
+        Reads only: a store that does not exist yet is planned as empty."""
+        from .plan import make_plan
+
+        return make_plan(manifest, self.store.iter_keys(), self.catalog, utcnow(), prune)
+
+    def apply(self, plan_or_manifest: "Plan | Manifest", source: str | None = None,
+              prune: bool = False, keyring: bool = False) -> ApplyResult:
+        """Carry out a plan (or plan a manifest and carry that out) in ONE transaction:
+        all of it or none of it. Each change is audited with ``{"manifest": source}``
+        (default: the manifest's file name).
+
+        The plan is made again inside the transaction: a Plan that no longer matches
+        the store (another process wrote in between) raises StoreError and changes
+        nothing. With ``keyring`` the new secrets are stored in the OS keyring before
+        the transaction commits (and removed again if it does not)."""
+        from .plan import CREATE, DELETE, UPDATE, Plan, expiry_at, make_plan
+        from .errors import StoreError
+
+        given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
+        planned = given if given is not None else self.plan(plan_or_manifest, prune)
+        source = source or planned.source
+        backend = None
+        if keyring and planned.of(CREATE):
+            from . import keyring_store
+
+            backend = keyring_store.ensure_backend()  # before anything is written
+        if not planned.has_changes:
+            return ApplyResult(planned, (), backend)
+        catalog = self.catalog
+        stored: list[str] = []  # key ids whose secret went into the keyring
+        with self.store.transaction() as tx:
+            now = utcnow()
+            stamp = iso(now)
+            rows = {row.id: row for row in self.store.iter_keys()}
+            fresh = make_plan(planned.manifest, rows.values(), catalog, now, planned.prune)
+            if given is not None and fresh.actions != given.actions:
+                raise StoreError(
+                    f"the store {self.path} changed after the plan was made (another keyctl wrote "
+                    "to it); nothing was applied: run `keyctl apply` again to see the new plan"
+                )
+            planned = fresh
+            tag = {"manifest": source}
+            audit: list[tuple[str, str, str | None, dict]] = []
+            for a in planned.of(DELETE):
+                tx.delete_key(a.key_id)
+                audit.append((stamp, "delete", a.key_id,
+                              {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag))
+            for a in planned.of(UPDATE):
+                row, spec = rows[a.key_id], a.spec
+                changes: dict[str, Any] = {}
+                if a.added_scopes or a.removed_scopes:
+                    changes["scopes"] = a.scopes
+                    audit.append((stamp, "scope.set", a.key_id, {
+                        "before": catalog.sorted_ids(row.scopes), "after": catalog.sorted_ids(a.scopes),
+                        "added_prerequisites": [c.scope for c in a.added_prerequisites],
+                        "removed_dependents": []} | tag))
+                details: dict[str, Any] = {}
+                for name, old, new in a.changes:
+                    if name == "description":
+                        changes["description"] = new
+                        details["description"] = [old, new]
+                    elif name == "expires":
+                        changes["expires_at"] = expiry_at(spec, now)
+                        changes["expires_spec"] = spec.expires_spec
+                        details["expires_at"] = [row.expires_at, changes["expires_at"]]
+                        details["expires"] = [old, new]
+                    elif name == "enabled":
+                        changes["disabled"] = not new
+                        audit.append((stamp, "enable" if new else "disable", a.key_id, dict(tag)))
+                if details:
+                    audit.append((stamp, "update", a.key_id, details | tag))
+                tx.update_key(a.key_id, updated_at=stamp, **changes)
+            created: list[Created] = []
+            inserts: list[tuple[KeyRow, str]] = []
+            for a in planned.of(CREATE):
+                spec = a.spec
+                secret = tokens.new_secret()
+                row = KeyRow(tokens.new_id(), a.name, spec.description, a.scopes, tokens.hint(secret),
+                             stamp, stamp, expiry_at(spec, now), not spec.enabled, backend is not None,
+                             spec.expires_spec)
+                inserts.append((row, tokens.hash_secret(secret)))
+                created.append(Created(self._key(row, stamp), secret, a.added_prerequisites))
+                audit.append((stamp, "create", row.id, {
+                    "name": a.name, "description": spec.description,
+                    "scopes": catalog.sorted_ids(a.scopes), "expires_at": row.expires_at,
+                    "added_prerequisites": [c.scope for c in a.added_prerequisites],
+                    "enabled": spec.enabled} | tag))
+            tx.insert_keys(inserts)
+            tx.audit_many(audit)
+            if backend is not None:
+                self._store_secrets(created, stored)
+        return ApplyResult(planned, tuple(created), backend)
+
+    @staticmethod
+    def _store_secrets(created: list[Created], stored: list[str]) -> None:
+        """Secrets into the keyring, inside the transaction: a failure removes those
+        already stored and the transaction rolls back, so no key is left whose secret
+        nobody has."""
+        from . import keyring_store
+
+        try:
+            for c in created:
+                keyring_store.store_secret(c.key.id, c.secret)
+                stored.append(c.key.id)
+        except BaseException:
+            for key_id in stored:
+                try:
+                    keyring_store.delete_secret(key_id)
+                except Exception:  # best effort: the store keeps no key for it anyway
+                    pass
+            raise
+
+    def export(self) -> Exported:
+        """The store as a manifest: every named key, sorted by name, without secrets or
+        ids. A relative expiry that a manifest gave is exported as given ("90d"); any
+        other expiry as the absolute time, so that applying the export changes nothing."""
+        from .manifest import dump_manifest, manifest_entry
+
+        catalog = self.catalog
+        named: list[KeyRow] = []
+        skipped: list[str] = []
+        for row in self.store.iter_keys():
+            if row.name is None:
+                skipped.append(row.id)  # a manifest knows keys only by name
+            else:
+                named.append(row)
+        named.sort(key=lambda r: r.name or "")
+        entries: dict[str, dict[str, Any]] = {}
+        data: dict[str, dict[str, Any]] = {}
+        for row in named:
+            scopes = catalog.sorted_ids(row.scopes)
+            expires = row.expires_spec or row.expires_at
+            entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)
+            data[row.name] = {"scopes": scopes, "description": row.description or None,
+                              "expires": expires, "enabled": not row.disabled}
+        return Exported(dump_manifest(entries), data, tuple(skipped))
 
     # -- decisions -----------------------------------------------------------------------
     def check(self, key: str, operation: str) -> Verdict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from .app import app
 from .commands import keys  # noqa: F401,I001  (registers the commands, in help order)
 from .commands import check  # noqa: F401,E402
+from .commands import manifest  # noqa: F401,E402
 from .commands import secret  # noqa: F401,E402
 from .commands import catalog  # noqa: F401,E402
 

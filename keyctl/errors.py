@@ -61,7 +61,12 @@ class CatalogError(UsageError):
 
 
 class ManifestError(UsageError):
-    """A manifest (``keyctl apply``) that does not validate."""
+    """A manifest (``keyctl apply``) that does not validate; ``problems`` lists every
+    problem found, each naming the file, the key and the field."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
 
 
 class ConfirmationRequired(UsageError):

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import CheckReport, Created, Key, KeyDetail, LogEntry, ScopeChange
+    from .api import ApplyResult, Exported
+    from .plan import Plan
     from .catalog import Catalog
 
 
@@ -264,6 +266,114 @@ def scopes(catalog: "Catalog", as_json: bool) -> None:
         placed.add(s.id)
     tree.add("[bold]all[/bold]  every scope, including scopes added to the catalog later")
     _console().print(tree)
+
+
+# --- manifests: apply and export ------------------------------------------------------------
+_PLAN_MARK = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+_PLAN_ANSI = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m", "unchanged": "\033[2m"}
+
+
+def _shown(value: Any) -> str:
+    """A manifest value in a plan line: never, true/false, or a quoted string."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def plan(p: "Plan", catalog: "Catalog", to_stderr: bool = False) -> None:
+    """The plan of ``apply``: ``+`` create, ``~`` update, ``-`` delete, ``=`` unchanged,
+    then ``N to create, N to update, N to delete``. On stderr under --json, so that
+    stdout stays pure JSON."""
+    stream = sys.stderr if to_stderr else sys.stdout
+    color = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    lines: list[str] = []
+    for a in p.actions:
+        head = f"{_PLAN_MARK[a.kind]} {a.name}"
+        if a.kind == "delete":
+            head += f" ({a.key_id})"
+        lines.append(f"{_PLAN_ANSI[a.kind]}{head}\033[0m" if color else head)
+        if a.kind == "create" and a.spec is not None:
+            lines.append(f"    scopes: {', '.join(catalog.compact(a.scopes))}")
+            if a.spec.description:
+                lines.append(f"    description: {_shown(a.spec.description)}")
+            if a.spec.expires:
+                lines.append(f"    expires: {a.spec.expires}")
+            if not a.spec.enabled:
+                lines.append("    enabled: false")
+        elif a.kind == "update":
+            if a.added_scopes or a.removed_scopes:
+                moves = [f"+{s}" for s in a.added_scopes] + [f"-{s}" for s in a.removed_scopes]
+                lines.append(f"    scopes: {' '.join(moves)}")
+            for name, old, new in a.changes:
+                if name == "expires":
+                    lines.append(f"    expires: {old or 'never'} -> {new or 'never'}")
+                else:
+                    lines.append(f"    {name}: {_shown(old)} -> {_shown(new)}")
+    counts = p.counts()
+    summary = (f"{counts['create']} to create, {counts['update']} to update, "
+               f"{counts['delete']} to delete, {counts['unchanged']} unchanged")
+    if p.not_in_manifest:
+        summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {p.source} "
+                    "and stay (--prune deletes them)")
+    lines.append(summary)
+    stream.write("\n".join(lines) + "\n")
+    stream.flush()
+
+
+def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None:
+    """After ``apply``: JSON (created with secrets, updated with changes, deleted,
+    unchanged) for scripts, or for a person a line and the new secrets, once."""
+    p = result.plan
+    ids = {c.key.name: c for c in result.created}
+    if as_json:
+        def made(a: Any) -> dict:
+            c = ids.get(a.name)
+            entry = {"name": a.name, "id": c.key.id if c else None,
+                     "secret": c.secret if c and result.keyring is None else None}
+            if result.keyring is not None:
+                entry["stored_in"] = result.keyring
+            return entry
+
+        emit_json({
+            "dry_run": dry_run,
+            "created": [made(a) for a in p.of("create")],
+            "updated": [{"name": a.name, "id": a.key_id, "changes": a.changes_dict()} for a in p.of("update")],
+            "deleted": [{"name": a.name, "id": a.key_id} for a in p.of("delete")],
+            "unchanged": [{"name": a.name, "id": a.key_id} for a in p.of("unchanged")],
+        })
+        return
+    if dry_run:
+        out("dry run: nothing was changed")
+        return
+    counts = p.counts()
+    if not p.has_changes:
+        out(f"nothing to do: the store already matches {p.source}")
+        return
+    out(f"applied {p.source}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted")
+    if not result.created:
+        return
+    if result.keyring is not None:
+        out(f"the new secrets are in the keyring ({result.keyring}); read one with `keyctl secret NAME`")
+        return
+    # Plain aligned columns, not a Rich table: a table may fold a long cell across
+    # lines, and a secret must stay whole to be copied.
+    rows = [("NAME", "ID", "SECRET")] + [(c.key.name or "-", c.key.id, c.secret) for c in result.created]
+    wide = [max(len(r[i]) for r in rows) for i in range(2)]
+    out()
+    for name, kid, secret in rows:
+        out(f"{name:<{wide[0]}}  {kid:<{wide[1]}}  {secret}")
+    sys.stderr.write("note: the secrets are shown only this once; keyctl keeps only their hashes.\n")
+
+
+def exported(result: "Exported", as_json: bool) -> None:
+    """``export``: the manifest (TOML), or with --json ``{"keys": {NAME: {"scopes",
+    "description", "expires", "enabled"}}}`` (every field, defaults included)."""
+    if as_json:
+        emit_json({"keys": result.keys})
+        return
+    sys.stdout.write(result.text)
 
 
 # --- catalogs ------------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""Team onboarding as code: `apply` (a manifest of keys, planned then applied in one
+transaction) and `export` (the store as a manifest). Parse -> call KeyStore -> render;
+the rules live in keyctl/manifest.py and keyctl/plan.py."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typing_extensions import Annotated
+
+from .. import render
+from ..app import app, state, warn
+from ..errors import EXIT_USAGE, ManifestError
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
+STDIN_SOURCE = "<stdin>"
+
+
+def _read_manifest(path: str) -> tuple[str, str]:
+    """(text, source) of FILE; ``-`` reads standard input. Refuses what cannot be a
+    manifest (missing, a folder, too large, not UTF-8) before reading all of it."""
+    from ..manifest import MAX_MANIFEST_BYTES
+
+    limit = MAX_MANIFEST_BYTES
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(limit + 1).encode()
+        source = STDIN_SOURCE
+    else:
+        source = path
+        try:
+            if os.path.isdir(path):
+                raise ManifestError(f"{source}: is a folder; give the manifest file")
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            raise ManifestError(f"{source}: cannot be read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ManifestError(f"{source}: is larger than {limit // (1024 * 1024)} MiB; split it into several manifests")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{source}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    return text.removeprefix("\ufeff"), source  # a BOM from a Windows editor
+
+
+def _fail(exc: ManifestError) -> None:
+    """Every problem of a bad manifest, one ``error:`` line each, and exit 2."""
+    for problem in exc.problems:
+        sys.stderr.write(f"error: {problem}\n")
+    sys.stderr.flush()
+    raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(
+        metavar="FILE", help="The manifest (TOML): [keys.NAME] tables; - reads it from stdin.")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the plan and change nothing.")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Also delete named keys that the manifest lacks (keys without a name are never deleted).")] = False,
+    as_json: JSON = False,
+) -> None:
+    """Make the store match a manifest: create, update and (with --prune) delete keys.
+
+    Prints the plan (+ create, ~ update with the scope and field changes, - delete,
+    = unchanged, then "N to create, N to update, N to delete") and applies it in one
+    transaction: all of it or none of it. New secrets are printed once. A field left
+    out means its default (no description, never expires, enabled). A relative
+    expires ("90d") counts from when the key is created or the value changes, so
+    applying the same file later changes nothing. With --json the plan goes to
+    stderr and stdout is JSON. A bad manifest exits 2, naming the file, the key and
+    the field, and changes nothing.
+
+    Examples:
+
+    \b
+      keyctl apply team.toml --dry-run
+      keyctl apply team.toml --prune
+      keyctl apply team.toml --json | jq -r '.created[] | "\\(.name) \\(.secret)"'
+    """
+    ks = state(ctx).keystore()
+    text, source = _read_manifest(file)
+    try:
+        manifest = ks.read_manifest(text, source)
+        planned = ks.plan(manifest, prune=prune)
+    except ManifestError as exc:
+        _fail(exc)
+    for message in planned.warnings:
+        warn(message)
+    if not manifest.keys:
+        warn(f"{source} holds no keys" + ("; --prune deletes every named key" if prune else ""))
+    for action in planned.actions:
+        for change in action.added_prerequisites:
+            warn(f"{action.name}: {change.because} requires {change.scope}; added {change.scope}")
+    render.plan(planned, ks.catalog, to_stderr=as_json)
+    if dry_run:
+        from ..api import ApplyResult
+
+        render.applied(ApplyResult(planned), as_json, dry_run=True)
+        return
+    render.applied(ks.apply(planned), as_json)
+
+
+@app.command()
+def export(ctx: typer.Context, as_json: JSON = False) -> None:
+    """Print the store as a manifest for `keyctl apply` (no secrets, no ids).
+
+    Keys are sorted by name; defaults are left out. A relative expiry that a
+    manifest gave is written as given ("90d"), any other as its absolute time, so
+    that applying the export changes nothing. Keys without a name are left out with
+    a warning. With --json: {"keys": {NAME: {"scopes", "description", "expires",
+    "enabled"}}}.
+
+    Examples:
+
+    \b
+      keyctl export > team.toml && keyctl apply team.toml --dry-run
+      keyctl export --json | jq -r '.keys | keys[]'
+    """
+    ks = state(ctx).keystore()
+    result = ks.export()
+    if result.skipped:
+        shown = ", ".join(result.skipped[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
+        warn(f"{len(result.skipped)} key(s) without a name left out (a manifest names its keys): {shown}; "
+             "name one with `keyctl update KEY --name NAME`")
+    render.exported(result, as_json)

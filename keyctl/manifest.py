@@ -1,0 +1,339 @@
+"""PURE: the manifest of ``keyctl apply`` (a TOML file of keys identified by name),
+parsed and validated into frozen values, and written back by ``keyctl export``.
+
+No I/O here: the caller reads the file and hands in its text, its name (for messages
+and the audit trail), the catalog (scope names) and "now" (relative expiry checks).
+
+A manifest::
+
+    [keys.ci-bot]
+    scopes = ["predict", "inputs.get"]   # required, at least one
+    description = "CI predictions"       # optional; absent means none
+    expires = "90d"                      # optional, WHEN as for --expires; absent means never
+    enabled = true                       # optional, default true
+
+Every problem becomes a :class:`keyctl.errors.ManifestError` (exit 2) whose message
+names the file, the key and the field: ``team.toml: keys.ci-bot.scopes: unknown scope
+'inputs.pach'; did you mean 'inputs.patch'?``. All problems are collected (a manifest
+of 500 people should not take 500 runs to fix); the error's message is the first one
+and ``problems`` holds every one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidWhenError, ManifestError, UnknownScopeError
+from .tokens import name_problem
+from .when import is_relative, iso, parse_when
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .catalog import Catalog
+
+# 16 MiB holds about 100,000 keys; a larger file is a mistake or an attack, and
+# tomllib (pure Python) would spend minutes on it.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_PROBLEMS = 50  # listed; the rest are counted
+
+KEY_FIELDS = ("scopes", "description", "expires", "enabled")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# parse_when refuses a time that is not after "now". An absolute expiry in a manifest
+# may lie in the past when it describes a key that has already expired (`keyctl export`
+# writes such keys), so absolute times are parsed against the earliest moment and the
+# plan refuses only a past time that it would have to write.
+_EPOCH = datetime(1, 1, 2, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One ``[keys.NAME]`` table, validated. Exactly one of ``expires_spec`` (a relative
+    WHEN such as ``90d``, normalised) and ``expires_at`` (ISO 8601 UTC) is set, or
+    neither (never expires)."""
+
+    name: str
+    scopes: frozenset[str]  # resolved scope ids (groups expanded), before prerequisites
+    description: str | None = None
+    expires_spec: str | None = None
+    expires_at: str | None = None
+    enabled: bool = True
+
+    @property
+    def expires(self) -> str | None:
+        """The expiry as the manifest states it: ``90d``, an ISO time, or None (never)."""
+        return self.expires_spec or self.expires_at
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source: str  # the file name, as given on the command line
+    keys: tuple[KeySpec, ...]  # in file order
+    warnings: tuple[str, ...] = ()
+
+    def names(self) -> frozenset[str]:
+        return frozenset(k.name for k in self.keys)
+
+
+def key_path(name: str) -> str:
+    """``keys.NAME`` as TOML writes it: ``keys.ci-bot``, ``keys."ci.bot"``."""
+    if _BARE_KEY.fullmatch(name):
+        return f"keys.{name}"
+    import json
+
+    return f"keys.{json.dumps(name, ensure_ascii=False)}"
+
+
+def _fail(source: str, problems: list[str]) -> ManifestError:
+    listed = [f"{source}: {p}" for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        listed.append(f"{source}: ... and {len(problems) - MAX_PROBLEMS} more problem(s)")
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return ManifestError(listed[0] + more, tuple(listed))
+
+
+def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) -> Manifest:
+    """Parse and validate manifest TOML text. Raises ManifestError (every problem)."""
+    import tomllib
+
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise _fail(source, [f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; split it into several manifests"])
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(source, [_toml_problem(str(exc), text)]) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise _fail(source, ["nested too deeply to be a manifest (arrays or tables inside each other)"]) from None
+    problems: list[str] = []
+    for field in data:
+        if field != "keys":
+            problems.append(f"unknown field '{_show(field)}' at the top level; a manifest holds only [keys.NAME] tables")
+    raw_keys = data.get("keys", {})
+    specs: list[KeySpec] = []
+    if not isinstance(raw_keys, dict):
+        problems.append(f"keys: must be a table of [keys.NAME] tables, not {_type(raw_keys)}")
+        raw_keys = {}
+    for name, body in raw_keys.items():
+        spec = _key_spec(name, body, catalog, now, problems)
+        if spec is not None:
+            specs.append(spec)
+    if problems:
+        raise _fail(source, problems)
+    return Manifest(source, tuple(specs), tuple(f"{source}: {w}" for w in _case_twins(specs)))
+
+
+def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems: list[str]) -> KeySpec | None:
+    path = key_path(name)
+    before = len(problems)
+    bad_name = name_problem(name)
+    if bad_name:
+        problems.append(f"{path}: invalid name: {bad_name}")
+    if not isinstance(body, dict):
+        problems.append(f"{path}: must be a table ([{path}] with scopes = [...]), not {_type(body)}")
+        return None
+    for field in body:
+        if field not in KEY_FIELDS:
+            problems.append(f"{path}.{_show(field)}: unknown field; a key has {', '.join(KEY_FIELDS)}")
+
+    scopes: frozenset[str] = frozenset()
+    raw_scopes = body.get("scopes")
+    if raw_scopes is None:
+        problems.append(f"{path}.scopes: missing; every key needs at least one scope, e.g. scopes = [\"predict\"]")
+    elif not isinstance(raw_scopes, list) or not all(isinstance(s, str) for s in raw_scopes):
+        problems.append(f"{path}.scopes: must be a list of scope names, e.g. [\"predict\", \"inputs.get\"]")
+    elif not raw_scopes:
+        problems.append(f"{path}.scopes: is empty; every key needs at least one scope")
+    else:
+        try:
+            scopes = catalog.resolve_many(raw_scopes)
+        except UnknownScopeError as exc:
+            problems.append(f"{path}.scopes: {exc.message}")
+
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        problems.append(f"{path}.description: must be a string, not {_type(description)}")
+        description = None
+    if description == "":
+        description = None  # "" and absent mean the same: no description
+
+    expires_spec, expires_at = None, None
+    if "expires" in body:
+        try:
+            expires_spec, expires_at = _expiry(body["expires"], now)
+        except InvalidWhenError as exc:
+            problems.append(f"{path}.expires: {_when_message(exc)}")
+        except ValueError as exc:
+            problems.append(f"{path}.expires: {exc}")
+
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{path}.enabled: must be true or false, not {_type(enabled)}")
+        enabled = True
+
+    if len(problems) > before:
+        return None
+    return KeySpec(name, scopes, description, expires_spec, expires_at, enabled)
+
+
+def _expiry(value: Any, now: datetime) -> tuple[str | None, str | None]:
+    """(relative spec, absolute ISO time) for an ``expires`` value; (None, None) = never.
+    TOML's own dates and datetimes are accepted too (midnight UTC; UTC unless zoned)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return None, iso(moment)
+    if isinstance(value, date):
+        return None, iso(datetime.combine(value, time(0), tzinfo=timezone.utc))
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string such as \"90d\", \"2027-01-31\" or \"never\", not {_type(value)}")
+    text = value.strip().lower()
+    if is_relative(text):
+        parse_when(text, now)  # refuses 0d and times beyond the year 9999
+        amount, unit = int(text[:-1]), text[-1]
+        return f"{amount}{unit}", None  # "090D" and "90d" are the same spec
+    moment = parse_when(value, _EPOCH)
+    return None, iso(moment)
+
+
+def _when_message(exc: InvalidWhenError) -> str:
+    # parse_when speaks of the --expires option; here the value comes from the file.
+    message = exc.message
+    return message[len("--expires "):] if message.startswith("--expires ") else message
+
+
+def _case_twins(specs: list[KeySpec]) -> list[str]:
+    """Names that differ only by case are two keys to keyctl (names are case-sensitive,
+    as in `create`), so this is allowed, but almost always a typo: say so."""
+    seen: dict[str, str] = {}
+    out = []
+    for spec in specs:
+        low = spec.name.lower()
+        if low in seen:
+            out.append(f"{key_path(seen[low])} and {key_path(spec.name)} differ only by case; they are two different keys")
+        else:
+            seen[low] = spec.name
+    return out
+
+
+# --- TOML syntax errors, turned into messages that name the key -----------------------
+_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TWICE = re.compile(r"^Cannot declare \((.*)\) twice")
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_FIELD = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
+
+
+def _toml_problem(message: str, text: str) -> str:
+    """tomllib's message, with the key (and field) it is in. tomllib rejects a repeated
+    table (a name given twice) and a repeated field itself; say that in plain words."""
+    where = _AT.search(message)
+    line = int(where.group(1)) if where else None
+    bare = _AT.sub("", message)
+    twice = _TWICE.match(bare)
+    if twice:
+        path = _path_of_tuple(twice.group(1))
+        at = f" (line {line})" if line else ""
+        if path and len(path) == 2 and path[0] == "keys":
+            return f"{key_path(path[1])}: the name appears more than once{at}; each key name may appear once"
+        shown = ".".join(path) if path else twice.group(1)
+        return f"{shown}: declared more than once{at}"
+    context = _context(text, line) if line else None
+    if bare == "Cannot overwrite a value" and context and context[1]:
+        return f"{context[0]}.{context[1]}: given more than once (line {line}); give each field once"
+    at = f" (line {line}, column {where.group(2)})" if where else ""
+    if context:
+        return f"{context[0]}: not valid TOML: {bare}{at}"
+    return f"not valid TOML: {bare}{at}"
+
+
+def _path_of_tuple(text: str) -> tuple[str, ...] | None:
+    import ast
+
+    try:
+        value = ast.literal_eval(f"({text},)" if not text.endswith(",") else f"({text})")
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], tuple):
+        value = value[0]
+    return tuple(str(v) for v in value)
+
+
+def _context(text: str, line: int) -> tuple[str, str | None] | None:
+    """The ``keys.NAME`` table that line ``line`` is in, and the field it sets."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return None
+    field_match = _FIELD.match(lines[line - 1])
+    field = field_match.group(1).strip("\"'") if field_match else None
+    for i in range(line - 1, -1, -1):
+        header = _HEADER.match(lines[i])
+        if header:
+            parts = _split_dotted(header.group(1))
+            if parts and len(parts) == 2 and parts[0] == "keys":
+                return key_path(parts[1]), field
+            return None
+    return None
+
+
+def _split_dotted(text: str) -> list[str] | None:
+    import tomllib
+
+    try:  # let tomllib read the header's dotted key, quotes and all
+        data = tomllib.loads(f"[{text}]\n")
+    except tomllib.TOMLDecodeError:
+        return None
+    parts = []
+    while isinstance(data, dict) and len(data) == 1:
+        (key, data), = data.items()
+        parts.append(key)
+    return parts
+
+
+def _type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return f"the number {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string '{_show(value)}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _show(text: str, limit: int = 60) -> str:
+    """User text inside a message: short and printable (no terminal escapes)."""
+    shown = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= limit else shown[:limit] + "..."
+
+
+# --- writing (export) -------------------------------------------------------------------
+def manifest_entry(scopes: list[str], description: str | None, expires: str | None, enabled: bool) -> dict[str, Any]:
+    """One key as a manifest table. Defaults are left out: the manifest is declarative,
+    so an absent field already means no description, never expires, enabled."""
+    entry: dict[str, Any] = {"scopes": scopes}
+    if description:
+        entry["description"] = description
+    if expires is not None:
+        entry["expires"] = expires
+    if not enabled:
+        entry["enabled"] = False
+    return entry
+
+
+HEADER = (
+    "# A keyctl manifest: the keys of a store, by name (no secrets, no ids).\n"
+    "# Review the changes with `keyctl apply FILE --dry-run`, then `keyctl apply FILE`.\n"
+)
+
+
+def dump_manifest(keys: dict[str, dict[str, Any]]) -> str:
+    """The TOML text of a manifest (``keys``: name -> entry, written in that order)."""
+    import tomli_w
+
+    body = tomli_w.dumps({"keys": keys}) if keys else "[keys]\n"
+    return HEADER + "\n" + body
