@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -230,6 +230,8 @@ class KeyStore:
         if expires is None:
             return None
         if isinstance(expires, datetime):
+            if expires.tzinfo is None:  # no zone means UTC, as for --expires on the command line
+                expires = expires.replace(tzinfo=timezone.utc)
             if expires <= now:
                 raise UsageError("the expiry time is not in the future")
             return iso(expires)
