@@ -4,10 +4,9 @@ rotate, delete, log. Parse -> call KeyStore -> render; no rules here."""
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
-from typing_extensions import Annotated
 
 from .. import render
 from ..app import app, complete_key, complete_scope, read_key, state, warn

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
-from typing_extensions import Annotated
 
 from .. import render
 from ..app import app, state, warn

@@ -6,10 +6,9 @@ the commands that never touch it do not pay for ``import keyring``."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typing_extensions import Annotated
 
 from .. import render, tokens
 from ..app import app, complete_key, state, warn
