@@ -471,6 +471,10 @@ class KeyStore:
                     "to it); nothing was applied: run `keyctl apply` again to see the new plan"
                 )
             planned = fresh
+            if keyring and backend is None and planned.of(CREATE):
+                from . import keyring_store
+
+                backend = keyring_store.ensure_backend()  # still nothing written
             tag = {"manifest": source}
             audit: list[tuple[str, str, str | None, dict]] = []
             for a in planned.of(DELETE):
@@ -534,8 +538,10 @@ class KeyStore:
             for c in created:
                 keyring_store.store_secret(c.key.id, c.secret)
                 stored.append(c.key.id)
-        except BaseException:
-            for key_id in stored:
+        except BaseException as exc:
+            # A keyring that stopped answering would make each removal wait for the
+            # timeout too; its entries name key ids that the store will not have.
+            for key_id in [] if isinstance(exc, keyring_store.KeyringTimeout) else stored:
                 try:
                     keyring_store.delete_secret(key_id)
                 except Exception:  # best effort: the store keeps no key for it anyway

@@ -62,6 +62,11 @@ def apply(
         "--dry-run", help="Print the plan and change nothing.")] = False,
     prune: Annotated[bool, typer.Option(
         "--prune", help="Also delete named keys that the manifest lacks (keys without a name are never deleted).")] = False,
+    keyring: Annotated[bool, typer.Option(
+        "--keyring",
+        help="Store the new secrets in the OS keyring (service keyctl, user the key's id) instead of "
+        "printing them; `keyctl secret KEY` reads one back. Checks for a usable keyring before writing anything.",
+    )] = False,
     as_json: JSON = False,
 ) -> None:
     """Make the store match a manifest: create, update and (with --prune) delete keys.
@@ -72,14 +77,15 @@ def apply(
     out means its default (no description, never expires, enabled). A relative
     expires ("90d") counts from when the key is created or the value changes, so
     applying the same file later changes nothing. With --json the plan goes to
-    stderr and stdout is JSON. A bad manifest exits 2, naming the file, the key and
-    the field, and changes nothing.
+    stderr and stdout is JSON. With --keyring the new secrets go to the OS keyring
+    instead (if one cannot be stored, nothing is applied). A bad manifest exits 2,
+    naming the file, the key and the field, and changes nothing.
 
     Examples:
 
     \b
       keyctl apply team.toml --dry-run
-      keyctl apply team.toml --prune
+      keyctl apply team.toml --prune --keyring
       keyctl apply team.toml --json | jq -r '.created[] | "\\(.name) \\(.secret)"'
     """
     ks = state(ctx).keystore()
@@ -102,7 +108,7 @@ def apply(
 
         render.applied(ApplyResult(planned), as_json, dry_run=True)
         return
-    render.applied(ks.apply(planned), as_json)
+    render.applied(ks.apply(planned, keyring=keyring), as_json)
 
 
 @app.command()
