@@ -243,13 +243,16 @@ def default_text(param: Any, ctx: Any) -> str:
         return ""
     if callable(value):
         return "(dynamic)"
+    secondary = getattr(param, "secondary_opts", None)
+    if is_flag(param) and secondary and isinstance(value, bool):  # --flag/--no-flag
+        return param.opts[0] if value else secondary[0]
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v.value if isinstance(v, Enum) else v) for v in value)
     if isinstance(value, Enum):
         return str(value.value)
     if value is None or value is False or value == "":
         return ""
-    if value is True and is_flag(param) and not getattr(param, "secondary_opts", None):
+    if value is True and is_flag(param):
         return "on"
     return str(value)
 
@@ -272,7 +275,10 @@ def param_tag(param: Any, ctx: Any) -> str:
 
 
 def param_body(param: Any, ctx: Any) -> str:
-    parts = [esc(" ".join((getattr(param, "help", None) or "").split()))]
+    text = " ".join((getattr(param, "help", None) or "").split())
+    if text and text[-1] not in ".!?":
+        text += "."  # the extras below are sentences of their own
+    parts = [esc(text)]
     if param.required:
         parts.append("Required.")
     if is_option(param) and getattr(param, "multiple", False):
@@ -301,6 +307,8 @@ def synopsis(node: Node) -> list[str]:
             continue
         mv = option_metavar(param, ctx)
         item = bold(long_opt(param)) + (f" {metavar_roff(mv)}" if mv else "")
+        if getattr(param, "secondary_opts", None):
+            item += " | " + bold(param.secondary_opts[0])
         if getattr(param, "multiple", False):
             item += " ..."
         lines.append(item if param.required else f"[{item}]")
@@ -426,13 +434,16 @@ def _version() -> str:
     return __version__
 
 
-def generate() -> dict[str, str]:
-    """File name -> page text for every command in the tree."""
-    import typer.main
+def generate(command: Any = None) -> dict[str, str]:
+    """File name -> page text for every command in the tree (keyctl's, or the click
+    command given)."""
+    if command is None:
+        import typer.main
 
-    from keyctl.cli import app
+        from keyctl.cli import app
 
-    root = build_tree(typer.main.get_command(app))
+        command = typer.main.get_command(app)
+    root = build_tree(command)
     return {f"{node.name}.1": render(node, root) for node in walk(root)}
 
 
