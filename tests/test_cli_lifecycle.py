@@ -715,3 +715,28 @@ def test_every_command_has_help_with_examples(run):
     top = run("--help")
     text = " ".join(top.stdout.split())
     assert "Exit status: 0 success" in text and "4 check: worst outcome rejected" in text
+
+
+@pytest.mark.parametrize("answer, code, left", [("n\n", 1, 1), ("y\n", 0, 0)])
+def test_delete_asks_on_a_real_terminal(run, db_path, answer, code, left):
+    """The prompt path in a real process whose stdin is a pseudo-terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys as _sys
+
+    create(run, "search", name="ci")
+    leader, follower = pty.openpty()
+    try:
+        p = subprocess.Popen([_sys.executable, "-m", "keyctl", "delete", "ci"], stdin=follower,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(leader, answer.encode())
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert p.returncode == code, (out, err)
+    assert "Delete key ci" in err
+    assert len(rows(db_path, "SELECT id FROM keys")) == left
+    if code:
+        assert "error: nothing deleted" in err
