@@ -17,7 +17,12 @@ CATALOG_REF = Annotated[str, typer.Argument(
     metavar="NAME|FILE", help="A built-in catalog name (clarifai, clarifai-live) or a catalog TOML file.")]
 
 catalog_app = typer.Typer(
-    help="Scope catalogs: list the built-ins, validate a catalog file, upgrade a store's catalog.",
+    help=(
+        "Scope catalogs: list the built-ins, validate a catalog file, upgrade a store's catalog.\n\n"
+        "Examples:\n\n\b\n"
+        "  keyctl catalog list\n"
+        "  keyctl catalog validate my-api.toml"
+    ),
     no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
