@@ -218,6 +218,7 @@ def _case_twins(specs: list[KeySpec]) -> list[str]:
 
 # --- TOML syntax errors, turned into messages that name the key -----------------------
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_AT_END = " (at end of document)"
 _TWICE = re.compile(r"^Cannot declare \((.*)\) twice")
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
 _FIELD = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
@@ -229,6 +230,10 @@ def _toml_problem(message: str, text: str) -> str:
     where = _AT.search(message)
     line = int(where.group(1)) if where else None
     bare = _AT.sub("", message)
+    at_end = bare.endswith(_AT_END)
+    if at_end:  # an unclosed array or string: the last table is the one to look at
+        bare = bare[: -len(_AT_END)]
+        line = max(1, len(text.splitlines()))
     twice = _TWICE.match(bare)
     if twice:
         path = _path_of_tuple(twice.group(1))
@@ -240,7 +245,7 @@ def _toml_problem(message: str, text: str) -> str:
     context = _context(text, line) if line else None
     if bare == "Cannot overwrite a value" and context and context[1]:
         return f"{context[0]}.{context[1]}: given more than once (line {line}); give each field once"
-    at = f" (line {line}, column {where.group(2)})" if where else ""
+    at = f" (line {line}, column {where.group(2)})" if where else (" (at the end of the file)" if at_end else "")
     if context:
         return f"{context[0]}: not valid TOML: {bare}{at}"
     return f"not valid TOML: {bare}{at}"
