@@ -140,12 +140,24 @@ def _load_backend() -> Any:
         raise NoBackendError(f"no usable OS keyring ({_detail(exc, None)}); {REMEDIES}") from None
 
 
+PROBE_USER = "keyctl-backend-check"  # never a key id (those start with key_)
+
+
 def ensure_backend() -> str:
     """The name of the usable keyring backend (e.g. "SecretService Keyring").
 
-    Raises KeyringError naming the remedies when there is none. Call it before
-    writing anything that depends on the keyring."""
-    return _bounded("find a keyring backend", lambda: _describe(_load_backend()))
+    Raises KeyringError naming the remedies when there is none, and KeyringError when
+    it is locked or does not answer: one read of an entry that does not exist reaches
+    the keyring itself (a Secret Service collection, not only D-Bus), so that a
+    keyring that cannot take the secret is found before anything is written."""
+
+    def call() -> str:
+        backend = _load_backend()
+        name = _describe(backend)
+        backend.get_password(SERVICE, PROBE_USER)
+        return name
+
+    return _bounded("reach the keyring", call)
 
 
 def store_secret(key_id: str, secret: str) -> None:

@@ -50,7 +50,7 @@ class RefusingKeyring(MemoryKeyring):
 
 
 class HangingKeyring(MemoryKeyring):
-    """A keyring that never answers (a locked collection nobody can unlock)."""
+    """A keyring that answers reads but never answers a write."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,6 +58,10 @@ class HangingKeyring(MemoryKeyring):
 
     def set_password(self, service: str, username: str, password: str) -> None:
         self.release.wait(60)
+
+
+class SilentKeyring(HangingKeyring):
+    """A keyring that never answers at all (a D-Bus service that does not reply)."""
 
     def get_password(self, service: str, username: str) -> str | None:
         self.release.wait(60)
@@ -91,9 +95,9 @@ def memory(monkeypatch) -> MemoryKeyring:
     return use(monkeypatch, MemoryKeyring())  # type: ignore[return-value]
 
 
-@pytest.fixture
-def hanging(monkeypatch):
-    backend = use(monkeypatch, HangingKeyring())
+@pytest.fixture(params=[HangingKeyring])
+def hanging(monkeypatch, request):
+    backend = use(monkeypatch, request.param())
     monkeypatch.setenv("KEYCTL_KEYRING_TIMEOUT", "0.5")
     yield backend
     backend.release.set()  # let the abandoned worker thread finish
@@ -228,13 +232,20 @@ def test_secret_of_a_disabled_key_warns(run, memory):
     assert "warning: ci is disabled" in r.stderr
 
 
-def test_secret_from_a_locked_keyring_exits_1(run, monkeypatch):
-    backend = use(monkeypatch, LockedKeyring())
-    assert run("create", "-n", "ci", "-s", "predict", "--keyring").code == 0
-    assert len(backend.entries) == 1
+def test_a_locked_keyring_exits_1_and_creates_nothing(run, monkeypatch, memory):
+    run("create", "-n", "ci", "-s", "predict", "--keyring")
+    use(monkeypatch, LockedKeyring())
     r = run("secret", "ci")
     assert r.code == 1 and r.stdout == ""
     assert "error: the keyring is locked" in r.stderr
+    # --keyring reads from the keyring before writing anything: no key, no rotation.
+    hint = key_json(run, "ci")["hint"]
+    for args in (("create", "-n", "ci2", "-s", "predict", "--keyring"), ("rotate", "ci", "--keyring")):
+        r = run(*args)
+        assert r.code == 1 and r.stdout == ""
+        assert "error: the keyring is locked" in r.stderr
+    assert [k["name"] for k in run("list", "--json").json] == ["ci"]
+    assert key_json(run, "ci")["hint"] == hint
 
 
 # --- rotate ------------------------------------------------------------------------------
@@ -373,7 +384,8 @@ def test_create_with_a_hanging_keyring_times_out_and_prints_the_secret(run, hang
     assert run("check", secret, "predict.call").code == 0
 
 
-def test_secret_with_a_hanging_keyring_times_out(run, hanging, db_path):
+@pytest.mark.parametrize("hanging", [SilentKeyring], indirect=True)
+def test_a_silent_keyring_times_out_before_anything_is_written(run, hanging, db_path):
     run("create", "-n", "ci", "-s", "predict")
     conn = sqlite3.connect(db_path)
     with conn:
@@ -382,6 +394,10 @@ def test_secret_with_a_hanging_keyring_times_out(run, hanging, db_path):
     r = run("secret", "ci")
     assert r.code == 1 and r.stdout == ""
     assert "the keyring did not answer within 0.5 s while trying to read the secret" in r.stderr
+    r = run("create", "-n", "ci2", "-s", "predict", "--keyring")
+    assert r.code == 1 and r.stdout == ""
+    assert "the keyring did not answer within 0.5 s while trying to reach the keyring" in r.stderr
+    assert [k["name"] for k in run("list", "--json").json] == ["ci"]
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "nan"])
