@@ -55,6 +55,11 @@ ENVIRONMENT = (
      "not a terminal never has colour."),
     ("KEYCTL_DEBUG", "When set, an unexpected error shows its Python traceback instead "
      "of a one\\-line request for a bug report. The traceback may show your data."),
+    ("KEYCTL_KEYRING_TIMEOUT", "Seconds after which a call to the OS keyring "
+     "(\\fB\\-\\-keyring\\fR, \\fBsecret\\fR) gives up with exit 1: a locked or unresponsive "
+     "keyring is reported, never waited on for ever. Default 10."),
+    ("PYTHON_KEYRING_BACKEND", "The \\fBkeyring\\fR package's backend for \\fB\\-\\-keyring\\fR "
+     "and \\fBsecret\\fR, e.g. \\fIkeyring.backends.SecretService.Keyring\\fR."),
 )
 
 FILES = (
