@@ -119,11 +119,11 @@ class State:
             from .api import KeyStore
 
             self._keystore = KeyStore(self.db, self.catalog)
-            if self._keystore.store.loose_permissions():
-                warn(
-                    f"the store {self._keystore.path} is readable or writable by other users; "
-                    f"run `chmod 600 {self._keystore.path}`"
-                )
+            # Warned when the store opens as a keyctl store (once): a file keyctl refuses
+            # gets one error line and no advice about its mode.
+            self._keystore.store.on_loose_permissions = lambda path: warn(
+                f"the store {path} is readable or writable by other users; run `chmod 600 {path}`"
+            )
         return self._keystore
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import NameTakenError, StoreError
+from .errors import NameTakenError, StoreError, UsageError
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
@@ -151,6 +151,12 @@ class Store:
         self._db: Any = None  # sqlite_utils.Database, made on the first write
         # Written into the meta table when this process creates the store (its catalog).
         self.initial_meta = initial_meta or {}
+        if "\0" in str(path):  # only an API caller or CliRunner can pass one; sqlite3 would raise ValueError
+            raise UsageError("the store path contains a NUL character")
+        # Called once, with the path, when the store opens as a keyctl store and is readable
+        # or writable by group or others (the CLI warns). Not before: a file keyctl refuses
+        # gets its one error line, not a warning about its mode as well.
+        self.on_loose_permissions: Callable[[Path], None] | None = None
         self.warned_permissions = False
 
     # -- opening ---------------------------------------------------------------------
@@ -166,37 +172,116 @@ class Store:
             return self._conn
         if self.path.is_dir():
             raise self._fail("is a directory; give the path of a file with --db or KEYCTL_DB")
+        conn = self._open(str(self.path))
         try:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise self._fail("cannot be opened; check the path and its permissions", exc) from None
-        try:
-            version, app_id = conn.execute(
-                "SELECT user_version, application_id FROM pragma_user_version, pragma_application_id"
-            ).fetchone()
-            if app_id != APPLICATION_ID:
-                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if tables or version:
-                    raise self._fail("is a SQLite database but not a keyctl store; point --db elsewhere")
-            if version > SCHEMA_VERSION:
-                raise self._fail(
-                    f"was written by a newer keyctl (schema {version}; this keyctl knows up to "
-                    f"{SCHEMA_VERSION}); upgrade keyctl to use it"
-                )
+            try:
+                version, app_id = self._identify(conn)
+            except sqlite3.OperationalError as exc:
+                if not ((exc.sqlite_errorname or "").startswith("SQLITE_CANTOPEN") and self._on_read_only_filesystem()):
+                    raise
+                # A store on a read-only filesystem: SQLite cannot create the -shm file that
+                # WAL mode needs beside it. Nobody can write the file there either, so it is
+                # read as immutable (writes then fail as read-only).
+                conn.close()
+                conn = self._open(self._immutable_uri(), uri=True)
+                version, app_id = self._identify(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise self._fail("is not a keyctl store (not a SQLite database)", exc) from None
+            if exc.sqlite_errorname == "SQLITE_NOTADB":
+                raise self._fail("is not a keyctl store (not a SQLite database)") from None
+            raise self._sqlite_error(exc, "read") from None
         except StoreError:
             conn.close()
             raise
         self._conn = conn
         if version < SCHEMA_VERSION and app_id == APPLICATION_ID:
             self._migrate()
+        if self.on_loose_permissions is not None and not self.warned_permissions and self.loose_permissions():
+            self.warned_permissions = True
+            self.on_loose_permissions(self.path)
         return conn
+
+    def _open(self, target: str, uri: bool = False) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, check_same_thread=False, uri=uri)
+        except sqlite3.Error as exc:
+            raise self._fail("cannot be opened; check the path and its permissions", exc) from None
+
+    def _identify(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """(user_version, application_id), or a StoreError when it is not a store to use."""
+        version, app_id = conn.execute(
+            "SELECT user_version, application_id FROM pragma_user_version, pragma_application_id"
+        ).fetchone()
+        if app_id != APPLICATION_ID:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables or version:
+                raise self._fail("is a SQLite database but not a keyctl store; point --db elsewhere")
+            # An empty file (`touch`, `mktemp`): keyctl builds its stores itself, complete,
+            # and never adopts a file it did not make.
+            raise self._fail("is an empty file, not a keyctl store; remove it (keyctl creates "
+                             "the store on the first write) or point --db elsewhere")
+        if version > SCHEMA_VERSION:
+            raise self._fail(
+                f"was written by a newer keyctl (schema {version}; this keyctl knows up to "
+                f"{SCHEMA_VERSION}); upgrade keyctl to use it"
+            )
+        return version, app_id
+
+    def _on_read_only_filesystem(self) -> bool:
+        """True when the store's filesystem is mounted read-only and no WAL content would
+        be skipped by reading the file alone."""
+        try:
+            if not os.statvfs(self.path).f_flag & os.ST_RDONLY:
+                return False
+            return os.stat(f"{self.path}-wal").st_size == 0
+        except FileNotFoundError:
+            return True
+        except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+            return False
+
+    def _immutable_uri(self) -> str:
+        from urllib.parse import quote
+
+        return f"file:{quote(os.path.abspath(self.path))}?immutable=1"
+
+    def _check_folder(self) -> None:
+        """A store whose folder cannot exist (a file is in the way) is an error, not an
+        empty store."""
+        for folder in self.path.parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    raise self._fail(f"cannot exist: {folder} is a file, not a folder")
+                return
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """SQLite errors of a read (a damaged file, a failing disk) as a StoreError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise self._sqlite_error(exc, "read") from None
+
+    def _sqlite_error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        """SQLite's error, by its name, in words (and with SQLite's own text)."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        text = str(exc)
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return self._fail("is damaged; restore it from a backup", exc)
+        if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+            return self._fail("is read-only; check its permissions", exc)
+        if name.startswith("SQLITE_FULL") or "full" in text:
+            return self._fail(f"could not be {doing}: the disk is full", exc)
+        if name.startswith("SQLITE_IOERR"):
+            return self._fail(f"could not be {doing}: disk I/O error (a full disk, or a file size limit?)", exc)
+        if name.startswith("SQLITE_CANTOPEN"):
+            return self._fail("cannot be opened; check it and its folder's permissions "
+                              "(SQLite keeps a -wal and a -shm file beside it)", exc)
+        return self._fail(f"could not be {doing}", exc)
 
     def reader(self) -> sqlite3.Connection | None:
         """The connection for reads, or None when the store does not exist yet."""
         if self._conn is None and not self.path.exists():
+            self._check_folder()
             return None
         return self._connect()
 
@@ -209,6 +294,7 @@ class Store:
     def _create(self) -> None:
         """Build a new store in a temporary file and link it into place."""
         parent = self.path.parent
+        self._check_folder()
         try:
             if not parent.exists():
                 os.makedirs(parent, mode=0o700, exist_ok=True)
@@ -302,19 +388,15 @@ class Store:
             raise
 
     def _write_error(self, exc: sqlite3.Error) -> StoreError:
-        text = str(exc)
-        if "readonly" in text or "read-only" in text:
-            return self._fail("is read-only; check its permissions", exc)
-        if "full" in text:
-            return self._fail("could not be written: the disk is full", exc)
-        return self._fail("could not be written", exc)
+        return self._sqlite_error(exc, "written")
 
     # -- reading ---------------------------------------------------------------------
     def _one(self, where: str, value: str) -> KeyRow | None:
         conn = self.reader()
         if conn is None:
             return None
-        found = conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE {where} = ?", (value,)).fetchone()
+        with self._reading():
+            found = conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE {where} = ?", (value,)).fetchone()
         return _row(found) if found else None
 
     def by_id(self, key_id: str) -> KeyRow | None:
@@ -331,10 +413,11 @@ class Store:
         conn = self._conn if self._conn is not None else self.reader()
         if conn is None:
             return None
-        return conn.execute(
-            "SELECT id, name, scopes, disabled, expires_at FROM keys WHERE secret_hash = ?",
-            (secret_hash,),
-        ).fetchone()
+        with self._reading():
+            return conn.execute(
+                "SELECT id, name, scopes, disabled, expires_at FROM keys WHERE secret_hash = ?",
+                (secret_hash,),
+            ).fetchone()
 
     def iter_keys(self) -> Iterator[KeyRow]:
         """Every key, oldest first, streamed from the cursor (never all in memory)."""
@@ -343,13 +426,14 @@ class Store:
             return
         # created_at has one-second resolution; the rowid keeps keys made within the same
         # second in the order they were made (the id is random).
-        cursor = conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, rowid")
-        while True:
-            rows = cursor.fetchmany(500)
-            if not rows:
-                return
-            for values in rows:
-                yield _row(values)
+        with self._reading():
+            cursor = conn.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY created_at, rowid")
+            while True:
+                rows = cursor.fetchmany(500)
+                if not rows:
+                    return
+                for values in rows:
+                    yield _row(values)
 
     def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
         """(id, name) of keys whose name or id starts with ``prefix``: for completion.
@@ -382,19 +466,24 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        for at, actor, action, kid, details in conn.execute(sql, args):
-            yield AuditRow(at, actor, action, kid, json.loads(details))
+        with self._reading():
+            for at, actor, action, kid, details in conn.execute(sql, args):
+                yield AuditRow(at, actor, action, kid, json.loads(details))
 
     def meta(self, key: str) -> str | None:
         conn = self.reader()
         if conn is None:
             return None
-        found = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._reading():
+            found = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return found[0] if found else None
 
     def count(self) -> int:
         conn = self.reader()
-        return 0 if conn is None else conn.execute("SELECT count(*) FROM keys").fetchone()[0]
+        if conn is None:
+            return 0
+        with self._reading():
+            return conn.execute("SELECT count(*) FROM keys").fetchone()[0]
 
     def loose_permissions(self) -> bool:
         """True when the store file is readable or writable by group or others."""
