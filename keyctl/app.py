@@ -7,7 +7,9 @@ is imported at module level: rich, sqlite_utils and keyring are imported by the 
 paths that need them.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` in the modules that define commands: Typer
+# evaluates string annotations with eval(), several times per command on every start
+# (about 9 ms of each keyctl call for all the commands; bench/README.md).
 
 import os
 import sys
