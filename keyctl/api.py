@@ -477,10 +477,12 @@ class KeyStore:
                 backend = keyring_store.ensure_backend()  # still nothing written
             tag = {"manifest": source}
             audit: list[tuple[str, str, str | None, dict]] = []
-            for a in planned.of(DELETE):
-                tx.delete_key(a.key_id)
+            deletes = planned.of(DELETE)
+            tx.delete_keys([a.key_id for a in deletes])
+            for a in deletes:
                 audit.append((stamp, "delete", a.key_id,
                               {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag))
+            updates: list[tuple[str, dict[str, Any]]] = []
             for a in planned.of(UPDATE):
                 row, spec = rows[a.key_id], a.spec
                 changes: dict[str, Any] = {}
@@ -505,7 +507,8 @@ class KeyStore:
                         audit.append((stamp, "enable" if new else "disable", a.key_id, dict(tag)))
                 if details:
                     audit.append((stamp, "update", a.key_id, details | tag))
-                tx.update_key(a.key_id, updated_at=stamp, **changes)
+                updates.append((a.key_id, changes | {"updated_at": stamp}))
+            tx.update_keys(updates)
             created: list[Created] = []
             inserts: list[tuple[KeyRow, str]] = []
             for a in planned.of(CREATE):

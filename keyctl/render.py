@@ -322,6 +322,22 @@ def plan(p: "Plan", catalog: "Catalog", to_stderr: bool = False) -> None:
     stream.flush()
 
 
+def _emit_json_lists(data: dict) -> None:
+    """A JSON object whose lists are written one item per line. json.dumps with indent
+    runs the pure-Python encoder: for 10,000 keys, about a second of `apply`."""
+    write = sys.stdout.write
+    fields = list(data.items())
+    write("{\n")
+    for n, (name, value) in enumerate(fields):
+        write(f"  {json.dumps(name)}: ")
+        if isinstance(value, list) and value:
+            write("[\n" + ",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value) + "\n  ]")
+        else:
+            write(json.dumps(value, ensure_ascii=False))
+        write(",\n" if n < len(fields) - 1 else "\n")
+    write("}\n")
+
+
 def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None:
     """After ``apply``: JSON (created with secrets, updated with changes, deleted,
     unchanged) for scripts, or for a person a line and the new secrets, once."""
@@ -336,7 +352,7 @@ def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None
                 entry["stored_in"] = result.keyring
             return entry
 
-        emit_json({
+        _emit_json_lists({
             "dry_run": dry_run,
             "created": [made(a) for a in p.of("create")],
             "updated": [{"name": a.name, "id": a.key_id, "changes": a.changes_dict()} for a in p.of("update")],

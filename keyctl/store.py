@@ -524,6 +524,29 @@ class Writer:
     def delete_key(self, key_id: str) -> None:
         self.db["keys"].delete(key_id)
 
+    def update_keys(self, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Many keys' changes at once (``apply``): one executemany per set of columns.
+        sqlite-utils' update reads the row and the schema before each write, which made
+        10,000 updates take seconds; the ids here come from rows read in the same
+        transaction, and the column names from keyctl's code, never from input."""
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for key_id, changes in updates:
+            values = dict(changes)
+            if "scopes" in values:
+                values["scopes"] = scopes_text(values["scopes"])
+            for flag in ("disabled", "in_keyring"):
+                if flag in values:
+                    values[flag] = int(values[flag])
+            columns = tuple(sorted(values))
+            groups.setdefault(columns, []).append(tuple(values[c] for c in columns) + (key_id,))
+        for columns, params in groups.items():
+            sets = ", ".join(f"[{c}] = ?" for c in columns)
+            self.db.conn.executemany(f"UPDATE keys SET {sets} WHERE id = ?", params)
+
+    def delete_keys(self, key_ids: list[str]) -> None:
+        """Many keys at once (``apply --prune``)."""
+        self.db.conn.executemany("DELETE FROM keys WHERE id = ?", [(k,) for k in key_ids])
+
     def audit(self, at: str, action: str, key_id: str | None, details: dict) -> None:
         self.db["audit"].insert(
             {"at": at, "actor": self.actor, "action": action, "key_id": key_id,

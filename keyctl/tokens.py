@@ -38,7 +38,9 @@ def checksum(text: str) -> str:
 
 
 def new_secret() -> str:
-    body = SECRET_PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    # One uniform draw below 62**30, written in base62: the same distribution as 30
+    # calls of secrets.choice, at a tenth of the cost (apply creates thousands at once).
+    body = SECRET_PREFIX + base62(secrets.randbelow(62 ** BODY_LENGTH), BODY_LENGTH)
     return body + checksum(body)
 
 
