@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from . import tokens
-from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog
+from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog, shown
 from .decide import KeyState, Outcome, Verdict, decide, worst
 from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
 from .store import KeyRow, Store, default_path
@@ -209,8 +209,7 @@ class KeyStore:
             return row
         row = self.store.by_id(ref) if kind == "id" else self.store.by_name(ref)
         if row is None:
-            shown = ref if len(ref) <= 80 and ref.isprintable() else repr(ref[:80]) + "..."
-            raise NotFoundError(f"no key with the {kind} '{shown}'; see `keyctl list`")
+            raise NotFoundError(f"no key with the {kind} '{shown(ref)}'; see `keyctl list`")
         return row
 
     def _scopes(self, names: Iterable[str]) -> frozenset[str]:
@@ -218,6 +217,12 @@ class KeyStore:
         if not granted:
             raise UsageError("give at least one scope, e.g. --scope predict")
         return granted
+
+    @staticmethod
+    def _check_description(description: str | None) -> None:
+        problem = tokens.description_problem(description) if description else None
+        if problem:
+            raise UsageError(problem)
 
     @staticmethod
     def _check_name(name: str) -> None:
@@ -250,6 +255,7 @@ class KeyStore:
         requested = self._scopes(scopes)
         if name is not None:
             self._check_name(name)
+        self._check_description(description)
         now = utcnow()
         expires_at = self._expiry(expires, now)
         granted, added = self.catalog.close(requested)
@@ -340,6 +346,7 @@ class KeyStore:
                 self._check_name(name)
             changes["name"] = name
         if description is not _UNSET and description != row.description:
+            self._check_description(description)
             changes["description"] = description
         if expires is not _UNSET:
             expires_at = self._expiry(expires, utcnow())

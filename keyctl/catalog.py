@@ -76,7 +76,7 @@ class Catalog:
             return frozenset(self.groups[group])
         suggestion = self.suggest(key, [*self.scopes, *self.groups, ALL])
         hint = f"; did you mean '{suggestion}'?" if suggestion else "; see `keyctl scopes`"
-        raise UnknownScopeError(f"unknown scope '{name}'{hint}", name, suggestion)
+        raise UnknownScopeError(f"unknown scope '{shown(name)}'{hint}", name, suggestion)
 
     def resolve_many(self, names: Iterable[str]) -> frozenset[str]:
         """Resolve several names (each may itself be a comma-separated list)."""
@@ -107,7 +107,7 @@ class Catalog:
                 continue
             suggestion = self.suggest(key, [*self.operations, *self.groups, ALL])
             hint = f"; did you mean '{suggestion}'?" if suggestion else "; see `keyctl scopes`"
-            raise UnknownOperationError(f"unknown operation '{name}'{hint}", name, suggestion)
+            raise UnknownOperationError(f"unknown operation '{shown(name)}'{hint}", name, suggestion)
         return tuple(op for op in self.operations if op in wanted)
 
     @staticmethod
@@ -200,13 +200,21 @@ def normalize(name: str) -> str:
     return name.strip().lower().replace(":", ".").replace(" ", "")
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """User input as an error message may quote it: control and bidi characters escaped
+    (a NUL or an escape sequence never reaches the terminal raw), and cut at ``limit``."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    return repr(text[:limit])[1:-1] + ("..." if len(text) > limit else "")
+
+
 def split_names(names: Iterable[str]) -> Iterable[str]:
     """Split comma-separated lists; an empty item (``""``, ``a,,b``) is refused."""
     for raw in names:
         for part in raw.split(","):
             if not part.strip():
                 raise UnknownScopeError(
-                    f"empty scope name in '{raw}'; give scope names such as 'predict' or 'inputs.get'",
+                    f"empty scope name in '{shown(raw)}'; give scope names such as 'predict' or 'inputs.get'",
                     raw,
                 )
             yield part

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidWhenError, ManifestError, UnknownScopeError
-from .tokens import name_problem
+from .tokens import description_problem, name_problem
 from .when import is_relative, iso, parse_when
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -157,6 +157,8 @@ def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems:
         description = None
     if description == "":
         description = None  # "" and absent mean the same: no description
+    if description and description_problem(description):
+        problems.append(f"{path}.description: {description_problem(description)}")
 
     expires_spec, expires_at = None, None
     if "expires" in body:

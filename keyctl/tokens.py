@@ -88,3 +88,17 @@ def name_problem(name: str) -> str | None:
     if name.startswith((ID_PREFIX, SECRET_PREFIX)):
         return "a key name may not start with 'key_' or 'kc_' (those are ids and secrets)"
     return None
+
+
+# C0 and C1 controls (escape sequences, NUL, newlines) and the bidirectional overrides
+# and marks that make text display in another order than it reads (Trojan Source).
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def description_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a key's description, or None when it can. A description
+    is printed to terminals by `show`: it may not carry control characters."""
+    found = _UNSAFE_TEXT.search(text)
+    if found:
+        return f"a description may not hold control characters (found U+{ord(found.group()):04X})"
+    return None
