@@ -11,8 +11,10 @@ import typer
 
 from .. import render
 from ..app import app, state, warn
-from ..catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, builtin, load_catalog
 from ..errors import EXIT_USAGE, CatalogError
+
+# keyctl.catalog (a regex, dataclasses) is imported by the commands that use it: this
+# module is loaded on every call, --version and TAB included.
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 CATALOG_REF = Annotated[str, typer.Argument(
@@ -40,6 +42,8 @@ def catalog_list(as_json: JSON = False) -> None:
       keyctl catalog list
       keyctl --catalog clarifai-live create -n ci -s inputs.patch
     """
+    from ..catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, builtin
+
     render.catalog_list([builtin(name) for name in BUILTIN_CATALOGS], DEFAULT_CATALOG, as_json)
 
 
@@ -58,6 +62,8 @@ def catalog_validate(
       keyctl catalog validate my-api.toml
       keyctl catalog validate my-api.toml --json | jq -r '.problems[]'
     """
+    from ..catalog import BUILTIN_CATALOGS, builtin, load_catalog
+
     try:
         catalog = load_catalog(file) if file not in BUILTIN_CATALOGS else builtin(file)
     except CatalogError as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import render, tokens
+from .. import render
 from ..app import app, complete_key, state, warn
 from ..errors import KeyctlError, KeyringError, NotFoundError, UsageError
 
@@ -114,6 +114,8 @@ def secret(
       export CLARIFAI_PAT="$(keyctl secret ci-bot)"
       keyctl check "$(keyctl secret ci-bot)" predict.call
     """
+    from .. import tokens  # hashlib and secrets: not on every call
+
     if key == "-" or tokens.kind_of(key) == "secret":
         raise UsageError("KEY is a secret already; give the key's id (key_...) or name")
     from .. import keyring_store
@@ -144,6 +146,8 @@ def secret(
 def _is_current(ks: "KeyStore", key: "Key", value: str) -> bool:
     """Whether the keyring's secret is the key's current one (by its hash): an entry
     written by hand, or left over from an older secret, is never printed."""
+    from .. import tokens
+
     if tokens.kind_of(value) != "secret":
         return False
     try:
