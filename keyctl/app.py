@@ -34,14 +34,25 @@ EXIT_CODES_HELP = (
 )
 
 
+def redact(text: str) -> str:
+    """``text`` with anything shaped like a secret cut to its hint (kc_...abcd): errors
+    and warnings go to terminals and CI logs, and some quote what was typed (click's
+    "unexpected extra argument (kc_...)")."""
+    if "kc_" not in text:
+        return text
+    import re
+
+    return re.sub(r"kc_[0-9A-Za-z]{4,}", lambda m: f"kc_...{m.group()[-4:]}", text)
+
+
 def warn(message: str) -> None:
     """A warning line on stderr (never on stdout, so --json output stays clean)."""
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {redact(message)}\n")
     sys.stderr.flush()
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {redact(message)}\n")
     sys.stderr.flush()
 
 

@@ -6,6 +6,7 @@ is left exactly as it was; a store that can be read but not written still answer
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import os
@@ -215,7 +216,24 @@ def test_a_read_only_store_file_answers_reads_and_refuses_writes(immutable: Path
     _reads_work_writes_refuse(run, immutable, "read-only")
 
 
+_PRIVATE: list[bool] = []
+
+
+def _private_mounts() -> None:
+    """From now on, mounts made by this test process (and its children) live in a mount
+    namespace of its own: no other process sees them, and they vanish with the process
+    even if it is killed before its fixtures unmount them. Where that cannot be done,
+    the mounts are ordinary ones, unmounted by the fixture."""
+    if _PRIVATE:
+        return
+    _PRIVATE.append(True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) == 0:  # CLONE_NEWNS
+        subprocess.run(["mount", "--make-rprivate", "/"], capture_output=True)
+
+
 def _mount_tmpfs(where: Path, size: str) -> None:
+    _private_mounts()
     where.mkdir()
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
                        capture_output=True, text=True)
