@@ -1,0 +1,115 @@
+"""Import discipline (issue 7): the paths paid on every shell-loop iteration and every
+TAB load none of the heavy libraries. Deterministic: which modules a real process has
+loaded when it exits, never how long it took (timings live in bench/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("sqlite_utils", "rich", "keyring", "pydantic")
+
+# keyctl as the console script runs it, then the names of every loaded module, written
+# to a file (stdout belongs to keyctl) once keyctl has exited.
+RUNNER = """
+import json, runpy, sys
+out = sys.argv.pop(1)
+sys.argv[0] = "keyctl"
+code = 0
+try:
+    runpy.run_module("keyctl", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+finally:
+    with open(out, "w") as f:
+        json.dump(sorted(sys.modules), f)
+sys.exit(code)
+"""
+
+
+def keyctl_modules(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, set[str]]:
+    out = tmp_path / "modules.json"
+    p = subprocess.run([sys.executable, "-c", RUNNER, str(out), *args], capture_output=True, text=True,
+                       env={**os.environ, **(env or {})}, timeout=60)
+    return p, set(json.loads(out.read_text()))
+
+
+def heavy(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in names)
+
+
+@pytest.fixture
+def small_store(sh) -> str:
+    """A real store of a few keys, made by keyctl itself; returns NAME's secret."""
+    secret = sh("create", "-n", "NAME", "-s", "predict", "-s", "inputs.get", "--json").json["secret"]
+    for i in range(3):
+        assert sh("create", "-n", f"user-{i}", "-s", "search").code == 0
+    return secret
+
+
+def test_check_by_name_imports_nothing_heavy(tmp_path, small_store):
+    p, modules = keyctl_modules(tmp_path, "check", "NAME", "inputs.get")
+    assert p.returncode == 3, p.stderr  # the check really ran: inputs.get is redacted
+    assert "redacted" in p.stdout and "inputs.get" in p.stdout
+    assert heavy(modules) == []
+
+
+def test_check_by_secret_and_as_json_imports_nothing_heavy(tmp_path, small_store):
+    p, modules = keyctl_modules(tmp_path, "check", small_store, "predict.call", "inputs.get", "--json")
+    assert p.returncode == 3, p.stderr
+    assert json.loads(p.stdout)["key"]["name"] == "NAME"
+    assert heavy(modules) == []
+
+
+def test_check_from_stdin_imports_nothing_heavy(tmp_path, small_store):
+    out = tmp_path / "modules.json"
+    p = subprocess.run([sys.executable, "-c", RUNNER, str(out), "check", "-", "predict.call"],
+                       input=small_store + "\n", capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert heavy(set(json.loads(out.read_text()))) == []
+
+
+def test_version_imports_no_library_and_not_the_store(tmp_path, small_store):
+    p, modules = keyctl_modules(tmp_path, "--version")
+    assert p.returncode == 0 and p.stdout.startswith("keyctl ")
+    assert heavy(modules) == []
+    # --version has no business with the store or the decisions.
+    assert heavy(modules, ("sqlite3", "tomllib")) == []
+    assert not {"keyctl.api", "keyctl.store", "keyctl.decide", "keyctl.catalog"} & modules
+
+
+def test_completing_an_operation_imports_nothing_heavy(tmp_path, small_store):
+    env = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check NAME inputs.", "COMP_CWORD": "3"}
+    p, modules = keyctl_modules(tmp_path, env=env)
+    assert p.returncode == 0, p.stderr
+    completed = p.stdout.split()
+    assert "inputs.get" in completed and "inputs.patch" in completed
+    assert "predict.call" not in completed
+    assert heavy(modules) == []
+
+
+def test_completing_a_key_name_imports_nothing_heavy(tmp_path, small_store):
+    env = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check user-", "COMP_CWORD": "2"}
+    p, modules = keyctl_modules(tmp_path, env=env)
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.split()) == ["user-0", "user-1", "user-2"]
+    assert heavy(modules) == []
+
+
+def test_list_json_imports_nothing_heavy(tmp_path, small_store):
+    p, modules = keyctl_modules(tmp_path, "list", "--json")
+    assert p.returncode == 0, p.stderr
+    assert sorted(k["name"] for k in json.loads(p.stdout)) == ["NAME", "user-0", "user-1", "user-2"]
+    assert heavy(modules) == []
+
+
+def test_a_write_does_import_sqlite_utils(tmp_path, small_store):
+    """The discipline test above can fail: a write path shows the library in the list."""
+    p, modules = keyctl_modules(tmp_path, "create", "-n", "another", "-s", "search")
+    assert p.returncode == 0, p.stderr
+    assert "sqlite_utils" in modules
