@@ -356,7 +356,7 @@ def _complete(path: Path) -> int:
     rows = conn.execute("SELECT id, name, scopes, secret_hash, hint, created_at FROM keys").fetchall()
     for kid, name, scopes, secret_hash, hint, created in rows:
         assert re.fullmatch(r"key_[a-z2-7]{16}", kid)
-        assert name and scopes == "predict.call predict.feedback" and len(hint) == 4 and created
+        assert name and scopes and len(hint) == 4 and created
         assert re.fullmatch(r"[0-9a-f]{64}", secret_hash)
     audited = {k for (k,) in conn.execute("SELECT key_id FROM audit WHERE action = 'create'")}
     conn.close()
@@ -437,3 +437,35 @@ def test_a_batch_transaction_is_there_entirely_or_not_at_all(tmp_path: Path, run
     creates = conn.execute("SELECT count(*) FROM audit WHERE action = 'create'").fetchone()[0]
     conn.close()
     assert creates == len(names)
+
+
+def test_sigkill_during_apply_of_twenty_thousand_keys_leaves_none_of_them(tmp_path: Path, run) -> None:
+    """`keyctl apply` in a real process, killed once its transaction has spilled
+    megabytes into the WAL (well before its commit): all of the batch or none of it."""
+    path = _store(tmp_path / "keyctl.db")
+    n = 20000
+    manifest = tmp_path / "team.toml"
+    manifest.write_text("".join(f'[keys.member-{i}]\nscopes = ["predict", "inputs.get"]\n'
+                                f'description = "{"onboarded " * 10}"\n' for i in range(n)))
+    manifest.write_text("[keys.alpha]\nscopes = [\"predict\"]\n[keys.beta]\nscopes = [\"predict\"]\n"
+                        + manifest.read_text())
+    wal = Path(f"{path}-wal")
+    p = subprocess.Popen([sys.executable, "-m", "keyctl", "--db", str(path), "apply", str(manifest), "--json"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(ROOT))
+    deadline = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline:
+        if wal.exists() and wal.stat().st_size > 2_000_000:
+            break
+        time.sleep(0.002)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL  # it was still running: killed mid-batch
+    assert _integrity(path) == "ok"
+    listed = run("--db", str(path), "list", "--json")
+    assert listed.code == 0
+    assert len(listed.json) in (2, 2 + n)  # entirely or not at all
+    assert _complete(path) == len(listed.json)
+    # The store takes the same manifest afterwards, whole.
+    again = run("--db", str(path), "apply", str(manifest), "--json")
+    assert again.code == 0
+    assert len(run("--db", str(path), "list", "--json").json) == 2 + n
