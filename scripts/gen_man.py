@@ -231,8 +231,27 @@ def long_opt(param: Any) -> str:
     return next((o for o in param.opts if o.startswith("--")), param.opts[0])
 
 
+TYPE_METAVARS = {
+    "StringParamType": "TEXT", "IntParamType": "INTEGER", "FloatParamType": "FLOAT",
+    "BoolParamType": "BOOLEAN", "UUIDParameterType": "UUID", "DateTime": "DATETIME",
+    "File": "FILENAME", "Path": "PATH",
+}
+
+
 def option_metavar(param: Any, ctx: Any) -> str:
-    return "" if is_flag(param) else param.make_metavar(ctx)
+    if is_flag(param):
+        return ""
+    if param.metavar is not None:
+        return param.metavar
+    # No metavar given: Typer's own differs between releases (0.26 TEXT, 0.28 <str>),
+    # which would make the pages depend on the Typer installed. Name the type instead.
+    choices = getattr(param.type, "choices", None)
+    if choices:
+        return "|".join(str(getattr(c, "value", c)) for c in choices)
+    for cls in type(param.type).__mro__:  # by class: the types' `name` changed too
+        if cls.__name__ in TYPE_METAVARS:
+            return TYPE_METAVARS[cls.__name__]
+    return "VALUE"
 
 
 def default_text(param: Any, ctx: Any) -> str:
@@ -269,9 +288,19 @@ def envvars(param: Any) -> list[str]:
     return [env] if isinstance(env, str) else [str(e) for e in env]
 
 
+def argument_metavar(param: Any) -> str:
+    """KEY, [KEY], SCOPE..., [OPERATION]...: the argument's metavar as given (keyctl
+    gives every one), else its name, in the same shape. Not Typer's own rendering,
+    which changed between releases (0.28 writes a required one as {KEY})."""
+    if param.metavar is not None:
+        return param.metavar
+    var = (param.name or "arg").upper() + ("..." if param.nargs != 1 else "")
+    return var if param.required else f"[{var}]"
+
+
 def param_tag(param: Any, ctx: Any) -> str:
     if not is_option(param):
-        return metavar_roff(param.make_metavar(ctx))
+        return metavar_roff(argument_metavar(param))
     opts = ", ".join(bold(o) for o in sorted_opts(param.opts))
     if getattr(param, "secondary_opts", None):
         opts += " / " + ", ".join(bold(o) for o in sorted_opts(param.secondary_opts))
@@ -319,11 +348,9 @@ def synopsis(node: Node) -> list[str]:
         lines.append(item if param.required else f"[{item}]")
     if help_opt is not None and help_opt.opts:
         lines.append(f"[{bold(long_opt(help_opt))}]")
-    pieces = cmd.collect_usage_pieces(ctx)
-    if cmd.options_metavar and pieces and pieces[0] == cmd.options_metavar:
-        pieces = pieces[1:]
-    # Typer writes a required argument as {KEY}; in a synopsis braces mean "one of".
-    lines += [metavar_roff(p[1:-1] if p[:1] == "{" and p[-1:] == "}" else p) for p in pieces if p]
+    lines += [metavar_roff(argument_metavar(p)) for p in visible_params(node) if not is_option(p)]
+    if node.children or hasattr(cmd, "list_commands"):
+        lines.append(metavar_roff(getattr(cmd, "subcommand_metavar", None) or "COMMAND [ARGS]..."))
     return lines
 
 
