@@ -590,9 +590,13 @@ def terminal(monkeypatch):
     sys.stdin at each invocation, so the patch goes on that stream's class (stdin only)."""
     import typer.testing
 
-    monkeypatch.setattr(
-        typer.testing._NamedTextIOWrapper, "isatty", lambda self: self.name == "<stdin>", raising=False
-    )
+    # The stream class moved: typer._click.testing on Typer 0.26, typer.testing from 0.27.
+    wrapper = getattr(typer.testing, "_NamedTextIOWrapper", None)
+    if wrapper is None:
+        from typer._click import testing as click_testing
+
+        wrapper = click_testing._NamedTextIOWrapper
+    monkeypatch.setattr(wrapper, "isatty", lambda self: self.name == "<stdin>", raising=False)
 
 
 def test_delete_on_a_terminal_answering_no_deletes_nothing(run, db_path, terminal):
