@@ -482,3 +482,61 @@ def test_a_valid_small_catalog_loads():
     assert cat.operations["reports.write"].billable is True
     assert cat.operations["reports.read"].billable is False
     assert cat.resolve("reports.*") == {"reports.read", "reports.write"}
+
+
+# The built-in catalog lists every prerequisite directly (models.patch names both
+# models.get and models.train), so transitivity is shown on a chain of its own.
+CHAIN = """
+name = "chain"
+
+[[scopes]]
+id = "reports.read"
+
+[[scopes]]
+id = "reports.write"
+requires = ["reports.read"]
+
+[[scopes]]
+id = "reports.admin"
+requires = ["reports.write"]
+
+[[scopes]]
+id = "audit"
+
+[[operations]]
+id = "reports.purge"
+requires = ["reports.admin"]
+"""
+
+
+@pytest.fixture(scope="module")
+def chain():
+    return parse_catalog(CHAIN, source="chain")
+
+
+def test_closure_is_transitive(chain):
+    closed, changes = chain.close(["reports.admin"])
+    assert closed == {"reports.admin", "reports.write", "reports.read"}
+    assert changes == (Change("reports.write", "reports.admin"), Change("reports.read", "reports.write"))
+    assert chain.operations["reports.purge"].requires == {"reports.admin", "reports.write", "reports.read"}
+
+
+def test_removal_is_transitive(chain):
+    granted = frozenset({"reports.admin", "reports.write", "reports.read", "audit"})
+    remaining, removed = chain.remove(granted, {"reports.read"})
+    assert remaining == {"audit"}
+    assert removed == (Change("reports.write", "reports.read"), Change("reports.admin", "reports.write"))
+    remaining, removed = chain.remove({"all"}, {"reports.write"})
+    assert remaining == {"reports.read", "audit"}
+    assert removed == (Change("reports.admin", "reports.write"),)
+
+
+def test_decide_uses_transitive_requirements(chain):
+    from keyctl.decide import Outcome, decide
+
+    v = decide(chain, frozenset({"reports.admin"}), "reports.purge", key="ops")
+    assert v.outcome is Outcome.REJECTED
+    assert v.missing_scopes == ("reports.read", "reports.write")
+    # reports.write brings reports.read with it: naming it is enough.
+    assert v.reason.endswith("`keyctl scope add ops reports.write`")
+    assert decide(chain, chain.close({"reports.admin"})[0], "reports.purge").outcome is Outcome.ALLOWED
