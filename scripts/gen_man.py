@@ -72,6 +72,42 @@ FILES = (
 )
 
 
+# Sections of their own for some pages, after DESCRIPTION: (page, heading, roff lines).
+def _catalog_file_section() -> list[str]:
+    example = (ROOT / "examples" / "catalogs" / "example.toml").read_text(encoding="utf-8")
+    return [
+        "A catalog is a TOML file. Top level: \\fBname\\fR (required), \\fBdescription\\fR, "
+        "\\fB[groups]\\fR (group = [scope ids]; a group or \\fIgroup.*\\fR stands for its "
+        "scopes), \\fB[[scopes]]\\fR (\\fBid\\fR, \\fBdescription\\fR, \\fBrequires\\fR: "
+        "direct prerequisites, \\fBbillable\\fR: consumes an Operation) and "
+        "\\fB[[operations]]\\fR (\\fBid\\fR, \\fBdescription\\fR, \\fBrequires\\fR, "
+        "\\fBbillable\\fR, \\fBredacts\\fR: portion = the scope without which it is hidden).",
+        ".PP",
+        "Every scope is also an operation with the same id; \\fB[[operations]]\\fR entries "
+        "refine those or add operations of their own. Ids are lowercase letters, digits, _ and "
+        "\\-, dot\\-separated; \\fBall\\fR is reserved: it grants every scope. The loader "
+        "refuses a duplicate id, a prerequisite or group member that names no scope, a scope "
+        "in two groups, a cycle of prerequisites, an operation that names no scope and an "
+        "unknown field; \\fBkeyctl catalog validate\\fR reports each with its entry.",
+        ".PP",
+        "A complete small catalog (examples/catalogs/example.toml):",
+        ".EX",
+        esc(example.rstrip("\n")),
+        ".EE",
+        ".PP",
+        "A store keeps the full text of its catalog from its first write (global option "
+        "\\fB\\-\\-catalog\\fR \\fINAME|FILE\\fR or \\fBKEYCTL_CATALOG\\fR); naming "
+        "another catalog for it is an error until \\fBkeyctl catalog upgrade\\fR replaces it. "
+        "Built\\-in catalogs: \\fBclarifai\\fR (the default) and \\fBclarifai\\-live\\fR.",
+    ]
+
+
+EXTRA_SECTIONS = {
+    "keyctl-catalog": (("CATALOG FILES", _catalog_file_section),),
+    "keyctl-catalog-validate": (("CATALOG FILES", _catalog_file_section),),
+}
+
+
 # --- roff text --------------------------------------------------------------------------
 def esc(text: str) -> str:
     """Escape plain text for a roff text line: backslashes, hyphens (as \\- so that a
@@ -372,6 +408,8 @@ def render(node: Node, root: Node) -> str:
     if getattr(cmd, "deprecated", False):
         out += ["This command is deprecated.", ".PP"]
     out += paragraphs_roff(helptext.paragraphs) or [esc(summary(cmd))]
+    for heading, make in EXTRA_SECTIONS.get(node.name, ()):
+        out += [f".SH {heading}", *make()]
 
     if node.children:
         out.append(".SH COMMANDS")

@@ -296,6 +296,10 @@ def test_readme_catalog_example_is_valid_and_works(run, tmp_path):
     section = readme[readme.index("## Catalogs"):]
     block = section[section.index("```toml\n") + len("```toml\n"):]
     block = block[: block.index("```")]
+    # One example, three places: README, examples/catalogs/example.toml, the man page.
+    assert block == (EXAMPLES / "example.toml").read_text()
+    page = (ROOT / "man" / "keyctl-catalog.1").read_text()
+    assert ".SH CATALOG FILES" in page and 'id = "customers.retrieve"' in page
     path = tmp_path / "readme.toml"
     path.write_text(block)
     assert run("catalog", "validate", str(path)).code == 0
