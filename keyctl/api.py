@@ -138,6 +138,9 @@ class KeyStore:
         self._catalog_arg = catalog if catalog is not None else (os.environ.get("KEYCTL_CATALOG") or None)
         self._catalog: Catalog | None = None
         self.store = Store(self.path)
+        # check()'s verdicts, memoised per catalog (see _verdict).
+        self._verdicts: dict[tuple, Verdict] = {}
+        self._verdicts_of: Catalog | None = None
 
     # -- the catalog -------------------------------------------------------------------
     @property
@@ -593,19 +596,35 @@ class KeyStore:
             operation = catalog.resolve_operations([operation])[0]
         if key.startswith(tokens.SECRET_PREFIX):
             if not tokens.is_well_formed(key):
-                return decide(catalog, frozenset(), operation, KeyState.MALFORMED)
+                return self._verdict(catalog, "", operation, KeyState.MALFORMED, None)
             found = self.store.scopes_by_hash(tokens.hash_secret(key))
             if found is None:
-                return decide(catalog, frozenset(), operation, KeyState.UNKNOWN)
+                return self._verdict(catalog, "", operation, KeyState.UNKNOWN, None)
             kid, name, scopes, disabled, expires_at = found
             state = KeyState.OK
             if disabled:
                 state = KeyState.DISABLED
             elif expires_at is not None and expires_at <= iso(utcnow()):
                 state = KeyState.EXPIRED
-            return decide(catalog, frozenset(scopes.split()), operation, state, name or kid)
+            return self._verdict(catalog, scopes, operation, state, name or kid)
         k = self.get(key)
         return decide(catalog, k.granted, operation, _STATE_OF_STATUS[k.status], k.ref)
+
+    def _verdict(self, catalog: Catalog, scopes: str, operation: str, state: KeyState, ref: str | None) -> Verdict:
+        """decide(), memoised: a verdict depends only on the catalog and these arguments
+        (the key's state is judged before, expiry included), and it is frozen, so one
+        instance can answer every call. decide() was a third of the time of a check in
+        a service's loop (bench/README.md); the memo is bounded and per catalog."""
+        if self._verdicts_of is not catalog:
+            self._verdicts, self._verdicts_of = {}, catalog
+        memo_key = (scopes, operation, state, ref)
+        verdict = self._verdicts.get(memo_key)
+        if verdict is None:
+            verdict = decide(catalog, frozenset(scopes.split()), operation, state, ref)
+            if len(self._verdicts) >= _VERDICT_MEMO_SIZE:
+                self._verdicts.clear()
+            self._verdicts[memo_key] = verdict
+        return verdict
 
     def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:
         """Verdicts for several operations (names, groups or ``all``; none = every one)."""
@@ -691,4 +710,5 @@ class CatalogUpgrade:
 
 
 _STORED_CACHE: dict[str, Catalog] = {}
+_VERDICT_MEMO_SIZE = 4096  # verdicts kept per KeyStore (keys x operations in use)
 _STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}

@@ -8,10 +8,12 @@ its checksum and is told apart from an unknown one without touching the store.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import zlib
+
+# hashlib (OpenSSL) and secrets are imported by the functions that use them: `check`
+# by name, completion and `list` need neither, and they cost ~20 M instructions
+# (about 5 ms) of each such call (bench/README.md).
 
 SECRET_PREFIX = "kc_"
 ID_PREFIX = "key_"
@@ -40,6 +42,8 @@ def checksum(text: str) -> str:
 def new_secret() -> str:
     # One uniform draw below 62**30, written in base62: the same distribution as 30
     # calls of secrets.choice, at a tenth of the cost (apply creates thousands at once).
+    import secrets
+
     body = SECRET_PREFIX + base62(secrets.randbelow(62 ** BODY_LENGTH), BODY_LENGTH)
     return body + checksum(body)
 
@@ -54,6 +58,8 @@ def is_well_formed(secret: str) -> bool:
 def hash_secret(secret: str) -> str:
     """What the store keeps: the hex SHA-256. A fast hash is right for a random
     178-bit secret: there is no dictionary to try (README, Security model)."""
+    import hashlib
+
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -64,6 +70,8 @@ def hint(secret: str) -> str:
 
 def new_id() -> str:
     """``key_`` + 16 random lowercase base32 characters (80 bits)."""
+    import secrets
+
     number = secrets.randbits(80)
     return ID_PREFIX + "".join(_B32[(number >> (5 * i)) & 31] for i in range(16))
 
