@@ -1,0 +1,75 @@
+"""KeyStore.check in a service's loop: it memoises verdicts for speed (issue 7), and must
+still see every change another writer makes to the store between two calls."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from keyctl import KeyStore
+from keyctl.decide import Outcome
+
+
+def test_a_long_lived_keystore_sees_every_change_made_elsewhere(tmp_path):
+    path = tmp_path / "keys.db"
+    admin = KeyStore(path)
+    created = admin.create(scopes=["inputs.get", "concepts.get"], name="svc")
+    secret = created.secret
+    service = KeyStore(path)  # a service's own handle, kept open across the changes
+
+    def outcome(op: str = "inputs.get") -> tuple[Outcome, str]:
+        v = service.check(secret, op)
+        return v.outcome, v.reason
+
+    for _ in range(3):  # the same question again and again: the memo answers
+        assert outcome()[0] is Outcome.ALLOWED
+    assert outcome("inputs.add")[0] is Outcome.REJECTED
+
+    admin.scope_remove("svc", ["concepts.get"])
+    assert outcome()[0] is Outcome.REDACTED
+
+    admin.scope_add("svc", ["concepts.get", "inputs.add"])
+    assert outcome()[0] is Outcome.ALLOWED
+    assert outcome("inputs.add")[0] is Outcome.ALLOWED
+
+    admin.update("svc", name="renamed")
+    assert "renamed" in service.check(secret, "inputs.add").reason
+
+    admin.disable("renamed")
+    verdict, reason = outcome()
+    assert verdict is Outcome.REJECTED and "disabled" in reason
+    admin.enable("renamed")
+    assert outcome()[0] is Outcome.ALLOWED
+
+    new_secret = admin.rotate("renamed").secret
+    assert service.check(secret, "inputs.get").status.code == 11009  # the old secret: unknown
+    assert service.check(new_secret, "inputs.get").outcome is Outcome.ALLOWED
+
+    admin.delete("renamed")
+    assert service.check(new_secret, "inputs.get").status.code == 11009
+
+
+def test_the_memo_does_not_outlive_an_expiry(tmp_path, monkeypatch):
+    import keyctl.api
+
+    ks = KeyStore(tmp_path / "keys.db")
+    secret = ks.create(scopes=["search"], name="brief", expires="90m").secret
+    assert ks.check(secret, "search").outcome is Outcome.ALLOWED
+    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    monkeypatch.setattr(keyctl.api, "utcnow", lambda: later)
+    v = ks.check(secret, "search")
+    assert (v.outcome, v.status.code) == (Outcome.REJECTED, 11008)
+
+
+def test_many_keys_and_operations_through_one_keystore_stay_right(tmp_path):
+    """More (key, operation) pairs than the memo holds: answers stay right when it is
+    emptied and refilled."""
+    ks = KeyStore(tmp_path / "keys.db")
+    ops = list(ks.catalog.operations)
+    keys = [(ks.create(scopes=[op], name=f"k{i}-{n}").secret, op)
+            for n, op in enumerate(ops) for i in range(20)]
+    assert len(keys) * len(ops) > 4096
+    for _ in range(2):
+        for secret, granted in keys:
+            assert ks.check(secret, granted).outcome is not Outcome.REJECTED
+            for op in ops:
+                assert ks.check(secret, op).outcome is ks.check_many(secret, [op]).outcome
