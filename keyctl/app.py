@@ -14,7 +14,7 @@ paths that need them.
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -59,6 +59,30 @@ def _error(message: str) -> None:
 class KeyctlGroup(TyperGroup):
     """The error edge: every expected failure becomes one ``error:`` line and its exit
     code; an unexpected one a short request for a bug report, never a traceback."""
+
+    # keyctl/cli.py's main() lets Typer build only the commands named on the command
+    # line (start-up; see there) and leaves here how to build them all: whatever needs
+    # the others (help, a name not built, a misspelt one, TAB on a command name) does.
+    build_all: Optional[Callable[[], dict]] = None
+
+    def _build_the_rest(self, ctx: Any) -> None:
+        build = KeyctlGroup.build_all
+        if build is not None and ctx.parent is None:
+            KeyctlGroup.build_all = None
+            every = build()
+            every.update((name, cmd) for name, cmd in self.commands.items() if name in every)
+            self.commands = every  # in help order, keeping the commands already built
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and KeyctlGroup.build_all is not None:
+            self._build_the_rest(ctx)
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._build_the_rest(ctx)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: Any) -> Any:
         try:
