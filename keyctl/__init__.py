@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from .errors import KeyctlError
 
 __version__ = "0.1.0"
+# What `keyctl --version` prints: keyctl/app.py's option, and keyctl/cli.py's main(),
+# which answers a bare `keyctl --version` before Typer is imported.
+VERSION_TEXT = f"keyctl {__version__} (scoped API keys; not the keyutils keyctl)"
 __all__ = ["KeyStore", "KeyctlError", "Outcome", "Verdict", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover

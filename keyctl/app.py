@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from . import VERSION_TEXT
 from .errors import EXIT_RUNTIME, EXIT_USAGE, KeyctlError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -185,7 +185,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"keyctl {__version__} (scoped API keys; not the keyutils keyctl)\n")
+        sys.stdout.write(VERSION_TEXT + "\n")
         raise typer.Exit(0)
 
 

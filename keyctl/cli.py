@@ -1,22 +1,39 @@
 """The command line: the Typer app (keyctl/app.py) with every command module loaded.
 
-Entry point of the ``keyctl`` console script and of ``python -m keyctl``."""
+Entry point of the ``keyctl`` console script and of ``python -m keyctl``.
+
+``app`` is loaded on first use (``from keyctl.cli import app`` works as ever, PEP 562):
+a bare ``keyctl --version`` is answered before Typer is imported."""
 
 from __future__ import annotations
 
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from .app import KeyctlGroup, app
-from .commands import keys  # noqa: F401,I001  (registers the commands, in help order)
-from .commands import check  # noqa: F401,E402
-from .commands import manifest  # noqa: F401,E402
-from .commands import secret  # noqa: F401,E402
-from .commands import catalog  # noqa: F401,E402
+if TYPE_CHECKING:  # pragma: no cover
+    import typer
 
 __all__ = ["app", "main"]
+
+
+def _load() -> "typer.Typer":
+    """The Typer app with every command module imported (which registers them)."""
+    from .app import app
+    from .commands import keys  # noqa: F401,I001  (registers the commands, in help order)
+    from .commands import check  # noqa: F401
+    from .commands import manifest  # noqa: F401
+    from .commands import secret  # noqa: F401
+    from .commands import catalog  # noqa: F401
+
+    return app
+
+
+def __getattr__(name: str) -> Any:  # PEP 562
+    if name == "app":
+        return _load()
+    raise AttributeError(f"module 'keyctl.cli' has no attribute {name!r}")
 
 
 def main() -> None:
@@ -28,12 +45,21 @@ def main() -> None:
     commands whose names appear among the words, and KeyctlGroup builds the rest if
     anything asks for them (help, an unknown or misspelt name). A word that happens to
     be a command name only builds one command more: the result is always the same."""
+    if sys.argv[1:] == ["--version"] and not os.environ.get("_KEYCTL_COMPLETE"):
+        # Needs no parser: answered before Typer is imported, it costs about what
+        # Python's own start does (importing Typer alone is ~4x that).
+        from . import VERSION_TEXT
+
+        sys.stdout.write(VERSION_TEXT + "\n")
+        sys.stdout.flush()
+        raise SystemExit(0)
+    app = _load()
     words = set(sys.argv[1:])
     if os.environ.get("_KEYCTL_COMPLETE"):  # bash passes the words so far in COMP_WORDS,
         # Typer's zsh and fish scripts in _TYPER_COMPLETE_ARGS
         words = set(os.environ.get("COMP_WORDS", "").split())
         words |= set(os.environ.get("_TYPER_COMPLETE_ARGS", "").split())
-    with _only_commands_named(words):
+    with _only_commands_named(app, words):
         app(prog_name="keyctl")
 
 
@@ -51,7 +77,9 @@ def _names(info: Any) -> set[str]:
 
 
 @contextmanager
-def _only_commands_named(words: set[str]) -> Iterator[None]:
+def _only_commands_named(app: "typer.Typer", words: set[str]) -> Iterator[None]:
+    from .app import KeyctlGroup
+
     every = (app.registered_commands, app.registered_groups)
 
     def build_all() -> dict:

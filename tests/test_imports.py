@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import keyctl
+
 HEAVY = ("sqlite_utils", "rich", "keyring", "pydantic")
 
 # keyctl as the console script runs it, then the names of every loaded module, written
@@ -78,8 +80,16 @@ def test_version_imports_no_library_and_not_the_store(tmp_path, small_store):
     p, modules = keyctl_modules(tmp_path, "--version")
     assert p.returncode == 0 and p.stdout.startswith("keyctl ")
     assert heavy(modules) == []
-    # --version has no business with the store or the decisions.
-    assert heavy(modules, ("sqlite3", "tomllib")) == []
+    # A bare --version is answered before Typer loads (keyctl/cli.py main), and has no
+    # business with the store or the decisions.
+    assert heavy(modules, ("typer", "click", "sqlite3", "tomllib")) == []
+    assert not {"keyctl.app", "keyctl.api", "keyctl.store", "keyctl.decide", "keyctl.catalog"} & modules
+
+
+def test_version_among_other_options_goes_through_typer(tmp_path, small_store):
+    p, modules = keyctl_modules(tmp_path, "--db", "elsewhere.db", "--version")
+    assert (p.returncode, p.stdout.split()[:2]) == (0, ["keyctl", keyctl.__version__])
+    assert "typer" in modules and heavy(modules) == []
     assert not {"keyctl.api", "keyctl.store", "keyctl.decide", "keyctl.catalog"} & modules
 
 
