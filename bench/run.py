@@ -3,6 +3,7 @@
 
     python bench/run.py              # 15 interleaved runs per measurement
     python bench/run.py --runs 25    # more runs on a noisy machine
+    python bench/run.py --python /tmp/venv/bin/python   # the keyctl installed in a venv
 
 Builds what it needs in a temporary folder (a store of 10 keys, a store of 100,000 keys,
 a 10,000-key manifest), runs every process measurement and its baseline alternately in
@@ -11,7 +12,7 @@ stdout: measurement, keyctl, baseline, ratio, target, pass/fail (progress goes t
 stderr). Exits 1 when a target is missed. bench/README.md explains each row.
 
 Process measurements run the installed ``keyctl`` console script and the baseline runs
-the same interpreter (sys.executable). Timing assertions never go into the test suite:
+the same interpreter (this one, or --python's, with the keyctl script beside it). Timing assertions never go into the test suite:
 this script is run by hand and its table committed as bench/RESULTS.md.
 """
 
@@ -33,14 +34,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-import keyctl
 from keyctl import KeyStore, tokens
 
 BIG = 100_000
 SMALL = 10
 MANIFEST_KEYS = 10_000
 NAME = "NAME"  # the key every `check` looks up, in both stores
-FLOOR = [sys.executable, "-c", "import sqlite3"]
+PYTHON = sys.executable  # the interpreter measured (--python); fixtures are built by this one
 SCOPE_SETS = ("inputs.get predict.call", "search", "concepts.get inputs.add inputs.get",
               "models.get models.train", "inputs.get inputs.patch predict.call")
 
@@ -67,15 +67,38 @@ with conn:
 '''
 
 
+# The Typer floor, for scale: what any two-command Typer app pays at start.
+MINI_APP = '''
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def hello(name: str) -> None:
+    print(f"hello {name}")
+
+
+@app.command()
+def bye(name: str) -> None:
+    print(f"bye {name}")
+
+
+app()
+'''
+
+
 def log(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
 
 
 def find_keyctl() -> str:
-    # The console script beside this interpreter first: `shutil.which` alone may find a
+    # The console script beside the interpreter first: `shutil.which` alone may find a
     # version manager's shim (pyenv's is a bash script that adds ~100 ms to every call).
-    found = shutil.which("keyctl", path=os.path.dirname(sys.executable)) or shutil.which("keyctl")
+    found = shutil.which("keyctl", path=os.path.dirname(PYTHON))
+    if not found and PYTHON == sys.executable:
+        found = shutil.which("keyctl")
     if not found:
         sys.exit("bench: no `keyctl` console script found; run `pip install -e .` first")
     return found
@@ -121,7 +144,7 @@ PEAK_RSS = ("import os, sys; pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.
 def peak_rss(argv: list[str], env: dict[str, str]) -> Run:
     """A process's own peak RSS (KiB), measured through the PEAK_RSS launcher."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-S", "-c", PEAK_RSS, *argv], env=env,
+    done = subprocess.run([PYTHON, "-S", "-c", PEAK_RSS, *argv], env=env,
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     code, kib = done.stderr.split()[-2:]
     return Run(time.perf_counter() - start, int(code), int(kib))
@@ -290,7 +313,11 @@ def library_rate(path: Path, secret: str, runs: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per measurement (at least 10 for a table to commit)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter to measure, with keyctl installed (default: this one)")
     args = parser.parse_args()
+    global PYTHON
+    PYTHON = os.path.abspath(args.python)
     if args.runs < 10:
         log(f"bench: {args.runs} runs; the committed table needs at least 10")
 
@@ -336,7 +363,9 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
                    "COMP_CWORD": "3"}
     complete_key = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check user-0000",
                     "COMP_CWORD": "2"}
-    floor = lambda r: run(FLOOR, base_env)  # noqa: E731
+    floor = lambda r: run([PYTHON, "-c", "import sqlite3"], base_env)  # noqa: E731
+    mini = tmp / "mini.py"
+    mini.write_text(MINI_APP, encoding="utf-8")
 
     # Sanity first: each command does what it is measured doing.
     expect(run(check, env(small), capture=True), (3,), "check on the small store", b"redacted")
@@ -344,12 +373,14 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     expect(run([kc], env(small, **complete_op), capture=True), (0,), "operation completion", b"inputs.get")
     expect(run([kc], env(big, **complete_key), capture=True), (0,), "key-name completion", b"user-000001")
     expect(run([kc, "--version"], base_env, capture=True), (0,), "--version", b"keyctl")
+    expect(run([PYTHON, str(mini), "hello", "x"], base_env, capture=True), (0,), "the minimal Typer app", b"hello x")
     apply_ok = has_apply(kc, env(small))
 
     pairs = {
         "check": Pair("check", lambda r: run(check, env(small)), floor),
         "complete_op": Pair("complete_op", lambda r: run([kc], env(small, **complete_op)), floor),
         "version": Pair("version", lambda r: run([kc, "--version"], base_env), floor),
+        "typer": Pair("typer", lambda r: run([PYTHON, str(mini), "hello", "x"], base_env), floor),
         "check_big": Pair("check_big", lambda r: run(check, env(big)), lambda r: run(check, env(small))),
         "complete_key": Pair("complete_key", lambda r: run([kc], env(big, **complete_key)),
                              lambda r: run([kc], env(small, **complete_key))),
@@ -378,7 +409,7 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
 
         def baseline_run(r: int) -> Run:
             db = tmp / f"baseline-{r}.db"
-            result = run([sys.executable, str(baseline_script), str(manifest), str(schema), str(db)], base_env)
+            result = run([PYTHON, str(baseline_script), str(manifest), str(schema), str(db)], base_env)
             expect(result, (0,), "the apply baseline")
             _remove_db(db)
             return result
@@ -400,6 +431,7 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
         ratio_row("completion of an operation name (`check NAME inputs.<TAB>`) vs the same floor",
                   pairs["complete_op"], 4.5),
         ratio_row("`keyctl --version` vs the same floor", pairs["version"], 4.0),
+        ratio_row("for scale: a minimal two-command Typer app vs the same floor", pairs["typer"], None),
         ratio_row(f"`check` on {BIG:,} keys vs on {SMALL} keys", pairs["check_big"], 1.10),
         ratio_row(f"completion of key names by prefix (`user-0000<TAB>`) on {BIG:,} keys vs on {SMALL} keys",
                   pairs["complete_key"], None),
@@ -438,10 +470,14 @@ def _remove_db(db: Path) -> None:
 
 
 def print_table(rows: list[Row], runs: int, kc: str) -> None:
-    import typer
-
+    versions = subprocess.run(
+        [PYTHON, "-c", "import keyctl, platform, typer; "
+                       "print(keyctl.__version__, typer.__version__, platform.python_version())"],
+        capture_output=True, text=True).stdout.split()
+    kv, tv, pv = versions if len(versions) == 3 else ("?", "?", "?")
+    where = "" if PYTHON == sys.executable else f" ({PYTHON})"
     load = os.getloadavg()
-    print(f"keyctl {keyctl.__version__}, Typer {typer.__version__}, Python {platform.python_version()} "
+    print(f"keyctl {kv}, Typer {tv}, Python {pv}{where} "
           f"on {platform.system()} {platform.machine()}, {os.cpu_count()} cores; "
           f"{time.strftime('%Y-%m-%d %H:%M')} UTC{time.strftime('%z')}; load average at the end "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of {runs} interleaved runs.")

@@ -59,16 +59,17 @@ def log(message: str) -> None:
 
 
 def venv(version: str) -> Path:
+    """A venv with Typer ``version`` and this checkout's keyctl (reinstalled each time)."""
     path = VENVS / version
-    py = path / "bin" / "python"
-    if (path / "ready").exists():
-        return path
-    log(f"typer {version}: making {path}")
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
-    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    # keyctl's own range would refuse other Typer releases: its dependencies are
-    # installed by name, then keyctl itself without them.
-    for args in ([f"typer=={version}", "rich", "sqlite-utils", "keyring", "tomli-w"], ["--no-deps", str(ROOT)]):
+    pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    steps = [["--no-deps", "--force-reinstall", str(ROOT)]]
+    if not (path / "ready").exists():
+        log(f"typer {version}: making {path}")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
+        # keyctl's own range would refuse other Typer releases: its dependencies are
+        # installed by name, then keyctl itself without them.
+        steps.insert(0, [f"typer=={version}", "rich", "sqlite-utils", "keyring", "tomli-w"])
+    for args in steps:
         done = subprocess.run([*pip, *args], capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"bench: pip install {' '.join(args)} failed:\n{done.stderr}")
