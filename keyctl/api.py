@@ -258,6 +258,7 @@ class KeyStore:
         requested = self._scopes(scopes)
         if name is not None:
             self._check_name(name)
+        description = description or None  # "" means no description
         self._check_description(description)
         now = utcnow()
         expires_at = self._expiry(expires, now)
@@ -348,6 +349,8 @@ class KeyStore:
             if name is not None:
                 self._check_name(name)
             changes["name"] = name
+        if description == "":
+            description = None  # an empty description clears it, as in a manifest
         if description is not _UNSET and description != row.description:
             self._check_description(description)
             changes["description"] = description

@@ -91,7 +91,7 @@ class Catalog:
         """Operation ids for names that are operations, groups (their operations) or
         ``all``; none at all means every operation. Catalog order, no repeats."""
         wanted: set[str] = set()
-        names = list(split_names(names))
+        names = list(split_names(names, "operation"))
         if not names:
             return tuple(self.operations)
         for name in names:
@@ -208,13 +208,13 @@ def shown(text: str, limit: int = 80) -> str:
     return repr(text[:limit])[1:-1] + ("..." if len(text) > limit else "")
 
 
-def split_names(names: Iterable[str]) -> Iterable[str]:
+def split_names(names: Iterable[str], what: str = "scope") -> Iterable[str]:
     """Split comma-separated lists; an empty item (``""``, ``a,,b``) is refused."""
     for raw in names:
         for part in raw.split(","):
             if not part.strip():
                 raise UnknownScopeError(
-                    f"empty scope name in '{shown(raw)}'; give scope names such as 'predict' or 'inputs.get'",
+                    f"empty {what} name in '{shown(raw)}'; give {what} names such as 'predict' or 'inputs.get'",
                     raw,
                 )
             yield part

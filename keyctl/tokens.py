@@ -95,6 +95,8 @@ def name_problem(name: str) -> str | None:
         return "a key name may hold only letters, digits, '.', '_', '-' and '@'"
     if name.startswith((ID_PREFIX, SECRET_PREFIX)):
         return "a key name may not start with 'key_' or 'kc_' (those are ids and secrets)"
+    if name == "-":
+        return "a key name cannot be '-': as KEY, '-' reads a secret from standard input"
     return None
 
 
