@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,7 +63,12 @@ def venv(version: str) -> Path:
     """A venv with Typer ``version`` and this checkout's keyctl (reinstalled each time)."""
     path = VENVS / version
     pip = [str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    steps = [["--no-deps", "--force-reinstall", str(ROOT)]]
+    # Built from a copy: pip's in-tree build would write build/ and *.egg-info into the
+    # checkout that others are working in.
+    src = Path(tempfile.mkdtemp(prefix="keyctl-src-")) / "keyctl"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", ".pytest_cache", ".hypothesis"))
+    steps = [["--no-deps", "--force-reinstall", str(src)]]
     if not (path / "ready").exists():
         log(f"typer {version}: making {path}")
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
@@ -73,6 +79,7 @@ def venv(version: str) -> Path:
         done = subprocess.run([*pip, *args], capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"bench: pip install {' '.join(args)} failed:\n{done.stderr}")
+    shutil.rmtree(src.parent, ignore_errors=True)
     (path / "mini.py").write_text(MINI, encoding="utf-8")
     (path / "ready").write_text(version, encoding="utf-8")
     return path
