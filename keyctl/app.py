@@ -20,12 +20,11 @@ import typer
 from typer.core import TyperGroup
 
 from . import VERSION_TEXT
-from .errors import EXIT_RUNTIME, EXIT_USAGE, KeyctlError, UsageError
+from .edge import bug, error, open_keystore, read_key, redact, warn  # noqa: F401 (re-exported)
+from .errors import EXIT_RUNTIME, EXIT_USAGE, KeyctlError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import KeyStore
-
-BUG_URL = "https://github.com/keyctl/keyctl/issues"
 
 EXIT_CODES_HELP = (
     "Exit status: 0 success (check: every operation allowed); 1 runtime error (no such "
@@ -34,26 +33,9 @@ EXIT_CODES_HELP = (
 )
 
 
-def redact(text: str) -> str:
-    """``text`` with anything shaped like a secret cut to its hint (kc_...abcd): errors
-    and warnings go to terminals and CI logs, and some quote what was typed (click's
-    "unexpected extra argument (kc_...)")."""
-    if "kc_" not in text:
-        return text
-    import re
-
-    return re.sub(r"kc_[0-9A-Za-z]{4,}", lambda m: f"kc_...{m.group()[-4:]}", text)
-
-
-def warn(message: str) -> None:
-    """A warning line on stderr (never on stdout, so --json output stays clean)."""
-    sys.stderr.write(f"warning: {redact(message)}\n")
-    sys.stderr.flush()
-
-
-def _error(message: str) -> None:
-    sys.stderr.write(f"error: {redact(message)}\n")
-    sys.stderr.flush()
+# The edge's shared pieces live in keyctl/edge.py (no Typer there: keyctl/fastpath.py
+# uses them too); these names stay importable from here for the command modules.
+_error = error
 
 
 class KeyctlGroup(TyperGroup):
@@ -97,11 +79,7 @@ class KeyctlGroup(TyperGroup):
                 raise
             if os.environ.get("KEYCTL_DEBUG"):
                 raise
-            _error(
-                f"keyctl hit an unexpected problem ({type(exc).__name__}). This is a bug: "
-                f"please report it at {BUG_URL} with the command you ran "
-                "(set KEYCTL_DEBUG=1 to see the traceback; it may show your data)."
-            )
+            bug(exc)
             raise typer.Exit(EXIT_RUNTIME) from None
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
@@ -153,14 +131,7 @@ class State:
 
     def keystore(self) -> "KeyStore":
         if self._keystore is None:
-            from .api import KeyStore
-
-            self._keystore = KeyStore(self.db, self.catalog)
-            # Warned when the store opens as a keyctl store (once): a file keyctl refuses
-            # gets one error line and no advice about its mode.
-            self._keystore.store.on_loose_permissions = lambda path: warn(
-                f"the store {path} is readable or writable by other users; run `chmod 600 {path}`"
-            )
+            self._keystore = open_keystore(self.db, self.catalog)
         return self._keystore
 
 
@@ -215,25 +186,6 @@ def state(ctx: typer.Context) -> State:
     if not isinstance(root.obj, State):
         root.obj = State()
     return root.obj
-
-
-MAX_STDIN_SECRET = 4096
-
-
-def read_key(ref: str) -> str:
-    """A KEY argument: ``-`` reads the secret from the first line of standard input
-    (so that it stays out of shell history and ``ps``)."""
-    if ref != "-":
-        if not ref:
-            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name, or - to read a secret from stdin")
-        return ref
-    line = sys.stdin.readline(MAX_STDIN_SECRET + 1)
-    if len(line) > MAX_STDIN_SECRET:
-        raise UsageError("the first line of standard input is too long to be a secret")
-    secret = line.strip()
-    if not secret:
-        raise UsageError("KEY is '-' but standard input holds no secret")
-    return secret
 
 
 # --- shell completion: fast paths, the store read by prefix with a limit -----------------

@@ -53,6 +53,13 @@ def main() -> None:
         sys.stdout.write(VERSION_TEXT + "\n")
         sys.stdout.flush()
         raise SystemExit(0)
+    # `check` and its TAB, the calls paid in loops and on every keystroke, are answered
+    # without Typer when the command line is plain (keyctl/fastpath.py says why).
+    from .fastpath import main as fast
+
+    code = fast(sys.argv[1:], os.environ)
+    if code is not None:
+        raise SystemExit(code)
     app = _load()
     words = set(sys.argv[1:])
     if os.environ.get("_KEYCTL_COMPLETE"):  # bash passes the words so far in COMP_WORDS,

@@ -10,11 +10,7 @@ import typer
 
 from .. import render
 from ..app import app, complete_key, complete_operation, read_key, state
-from ..errors import EXIT_OK, EXIT_REDACTED, EXIT_REJECTED
-
-# Keyed by Outcome's value, so that loading this module (on every keyctl call, --version
-# and TAB included) does not import the decision engine and the catalog.
-_EXIT = {"allowed": EXIT_OK, "redacted": EXIT_REDACTED, "rejected": EXIT_REJECTED}
+from ..edge import EXIT_FOR_OUTCOME
 
 
 @app.command()
@@ -46,7 +42,7 @@ def check(
     ks = state(ctx).keystore()
     report = ks.check_many(read_key(key), operations or ())
     render.check(report, as_json)
-    raise typer.Exit(_EXIT[report.outcome.value])
+    raise typer.Exit(EXIT_FOR_OUTCOME[report.outcome.value])
 
 
 @app.command()
