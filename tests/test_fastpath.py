@@ -163,3 +163,27 @@ def test_fast_path_reads_the_store_it_is_given(store, tmp_path):
     assert not other.exists()
     # The default store was not touched by that call either.
     assert sqlite3.connect(store["db"]).execute("SELECT count(*) FROM keys").fetchone()[0] == 3
+
+
+# --- random command lines: whatever the fast path takes, it answers as Typer does --------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+WORDS = ["check", "ci", "off", "all", "-", "--json", "--db", "--catalog", "clarifai", "clarifai-live",
+         "inputs.get", "inputs.*", "models", "predict.call", "Inputs:Patch", "nope", "", "kc_short",
+         "--help", "--", "x" * 100, "inputs.pach", "scope", "list"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6))
+def test_random_command_lines_match_typer(store, capsys, monkeypatch, words):
+    import io
+
+    args = ["check", *words] if words[0] != "check" and len(words) % 2 else words
+    monkeypatch.setattr("sys.stdin", io.StringIO(store["secret"] + "\n"))
+    capsys.readouterr()
+    code = fastpath.run_check(args)
+    if code is None:
+        return  # left to Typer
+    out, err = capsys.readouterr()
+    assert (code, out, err) == _typer(args, store["secret"] + "\n")
