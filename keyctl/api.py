@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from . import tokens
 from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog, shown
@@ -24,6 +24,10 @@ from .decide import KeyState, Outcome, Verdict, decide, worst
 from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
 from .store import KeyRow, Store, default_path
 from .when import iso, parse_when, utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .manifest import Manifest
+    from .plan import Plan
 
 _UNSET: Any = object()
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:  # pragma: no cover
     import typer
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main"]  # noqa: F822 (app is loaded on first use, below)
 
 
 def _load() -> "typer.Typer":

@@ -15,6 +15,17 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def rows(db: Path, sql: str, *args) -> list[tuple]:
+    """What a query finds in a store, read with a connection of its own (closed after)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point keyctl at a store in tmp_path; keep the OS keyring out of reach."""

@@ -17,6 +17,7 @@ from keyring.backend import KeyringBackend
 import keyctl.api
 from keyctl.api import KeyStore
 from keyctl.errors import ManifestError, StoreError
+from conftest import rows
 
 TEAM = """
 [keys.ci-bot]
@@ -34,14 +35,6 @@ def write(tmp_path: Path, text: str, name: str = "team.toml") -> str:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return str(path)
-
-
-def rows(db_path: Path, sql: str, *args) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def key_row(db_path: Path, name: str) -> dict:

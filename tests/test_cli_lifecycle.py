@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import rows
 
 KEY_FIELDS = {"id", "name", "description", "scopes", "status", "created_at", "expires_at", "hint", "in_keyring"}
 # "stored_in" (the keyring backend, or null) belongs to the keyring's contract (issue 5):
@@ -27,14 +28,6 @@ def create(run, *scopes: str, name: str | None = None, extra: tuple[str, ...] = 
     r = run(*args, *extra)
     assert r.code == 0, r
     return r.json
-
-
-def rows(db_path: Path, sql: str, *args) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def stored_scopes(db_path: Path, key_id: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from keyctl import KeyStore, tokens
+from keyctl import KeyStore
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,11 @@ import pytest
 
 from keyctl import tokens
 from keyctl.store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from conftest import rows as query
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def query(db: Path, sql: str, *args) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -5,7 +5,7 @@
 # (about 9 ms of each keyctl call for all the commands; bench/README.md).
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
