@@ -62,8 +62,9 @@ def create(
         help="A scope, group or all; repeat it or give a comma-separated list. At least one.",
     )],
     name: Annotated[Optional[str], typer.Option(
-        "--name", "-n", help="A unique name: letters, digits, . _ - @; 1 to 64 characters.")] = None,
-    description: Annotated[Optional[str], typer.Option("--description", "-d", help="What the key is for.")] = None,
+        "--name", "-n", metavar="NAME",
+        help="A unique name: letters, digits, . _ - @; 1 to 64 characters; not '-'.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", metavar="TEXT", help="What the key is for.")] = None,
     expires: Annotated[str, typer.Option("--expires", "-e", metavar="WHEN", help=EXPIRES_HELP)] = "never",
     keyring: KEYRING = False,
     show_secret: SHOW_SECRET = False,
@@ -195,8 +196,8 @@ def scope_set(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
 def update(
     ctx: typer.Context,
     key: KEY,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", help="A new unique name.")] = None,
-    description: Annotated[Optional[str], typer.Option("--description", "-d", help="A new description.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", metavar="NAME", help="A new unique name.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", "-d", metavar="TEXT", help="A new description; \"\" clears it.")] = None,
     expires: Annotated[Optional[str], typer.Option(
         "--expires", "-e", metavar="WHEN", help=EXPIRES_HELP + " never clears the expiry.")] = None,
     as_json: JSON = False,
@@ -319,7 +320,7 @@ def log_cmd(
     key: Annotated[Optional[str], typer.Argument(
         metavar="[KEY]", autocompletion=complete_key,
         help="Only this key's trail (a deleted key's trail is found by its id).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many entries.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="At most this many entries.")] = None,
     as_json: JSON = False,
 ) -> None:
     """Show the audit trail, newest first: time (UTC), OS user, action, key, details.
