@@ -24,30 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from run import MINI_APP  # bench/ is on sys.path when this script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = Path(tempfile.gettempdir()) / "keyctl-typer-venvs"
 DEFAULT_VERSIONS = ("0.28.0", "0.29.0", "0.29.2")
-MINI = '''
-import typer
-
-app = typer.Typer()
-
-
-@app.command()
-def hello(name: str) -> None:
-    """Say hello."""
-    print(f"hello {name}")
-
-
-@app.command()
-def bye(name: str) -> None:
-    """Say goodbye."""
-    print(f"bye {name}")
-
-
-if __name__ == "__main__":
-    app()
-'''
+MINI = MINI_APP  # the same app as run.py's "for scale" row
 # What a process has loaded when it exits (pydantic is the question for Typer 0.29).
 LOADED = ("import runpy, sys; sys.argv = sys.argv[1:]; "
           "exec('try:\\n runpy.run_path(sys.argv[0], run_name=\"__main__\")\\nexcept SystemExit: pass'); "

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from . import tokens
 from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog, shown
-from .decide import KeyState, Outcome, Verdict, decide, worst
+from .decide import KeyState, Outcome, Verdict, decide, outcomes_for, worst
 from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
 from .store import KeyRow, Store, default_path
 from .when import iso, parse_when, utcnow
@@ -297,10 +297,7 @@ class KeyStore:
 
     def show(self, ref: str) -> KeyDetail:
         key = self.get(ref)
-        state = _STATE_OF_STATUS[key.status]
-        ops = {op: decide(self.catalog, key.granted, op, state, key.ref).outcome.value
-               for op in self.catalog.operations}
-        return KeyDetail(key, ops)
+        return KeyDetail(key, outcomes_for(self.catalog, key.granted, _STATE_OF_STATUS[key.status]))
 
     def _change_scopes(self, ref: str, action: str, scopes: Iterable[str]) -> ScopeChange:
         row = self._row(ref)

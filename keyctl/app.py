@@ -34,8 +34,7 @@ EXIT_CODES_HELP = (
 
 
 # The edge's shared pieces live in keyctl/edge.py (no Typer there: keyctl/fastpath.py
-# uses them too); these names stay importable from here for the command modules.
-_error = error
+# uses them too); warn and read_key stay importable from here for the command modules.
 
 
 class KeyctlGroup(TyperGroup):
@@ -70,7 +69,7 @@ class KeyctlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KeyctlError as exc:
-            _error(exc.message)
+            error(exc.message)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -96,13 +95,13 @@ class KeyctlGroup(TyperGroup):
             hint = ""
             if exc.ctx is not None:
                 hint = f" (see `{exc.ctx.command_path} --help`)"
-            _error(_lower_first(exc.format_message()).rstrip(".") + hint)
+            error(_lower_first(exc.format_message()).rstrip(".") + hint)
             code = exc.exit_code
         except click_exc.ClickException as exc:
-            _error(_lower_first(exc.format_message()))
+            error(_lower_first(exc.format_message()))
             code = exc.exit_code
         except typer.Abort:
-            _error("aborted")
+            error("aborted")
             code = EXIT_RUNTIME
         else:
             code = rv if isinstance(rv, int) else 0

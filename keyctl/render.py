@@ -246,7 +246,6 @@ def scopes(catalog: "Catalog", as_json: bool) -> None:
     from rich.tree import Tree
 
     tree = Tree(f"[bold]{_esc(catalog.name)}[/bold]: {_esc(catalog.description)}")
-    placed: set[str] = set()
     branches: dict[str | None, Any] = {}
     for s in catalog.scopes.values():
         if s.group is None:
@@ -263,7 +262,6 @@ def scopes(catalog: "Catalog", as_json: bool) -> None:
         if redactions is not None and redactions.redacts_direct:
             notes.append("; ".join(f"{p} redacted without {sc}" for p, sc in redactions.redacts_direct.items()))
         parent.add(f"[bold]{_esc(s.id)}[/bold]  {_esc(s.description)}  [dim]({_esc('; '.join(notes))})[/dim]")
-        placed.add(s.id)
     tree.add("[bold]all[/bold]  every scope, including scopes added to the catalog later")
     _console().print(tree)
 

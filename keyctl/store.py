@@ -493,10 +493,6 @@ class Store:
             return False
         return bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
 
-    def integrity(self) -> str:
-        conn = self.reader()
-        return "ok" if conn is None else conn.execute("PRAGMA integrity_check").fetchone()[0]
-
 
 class Writer:
     """What a transaction may do. Every change writes its audit entry beside it."""

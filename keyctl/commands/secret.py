@@ -19,13 +19,6 @@ from ..errors import KeyctlError, KeyringError, NotFoundError, UsageError
 if TYPE_CHECKING:  # pragma: no cover
     from ..api import Created, Key, KeyStore
 
-KEYRING_HELP = (
-    "Store the new secret in the OS keyring (service keyctl, user the key's id) instead of "
-    "printing it; read it back with `keyctl secret KEY`."
-)
-SHOW_SECRET_HELP = "With --keyring: print the secret as well."
-
-
 def _forget_hint(key_id: str) -> str:
     return f"remove it with `secret-tool clear service keyctl username {key_id}` (or your keyring's tool)"
 
