@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from . import tokens
-from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog, shown
+from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog
+from .text import printable
 from .decide import KeyState, Outcome, Verdict, decide, outcomes_for, worst
 from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
 from .store import KeyRow, Store, default_path
@@ -216,7 +217,7 @@ class KeyStore:
             return row
         row = self.store.by_id(ref) if kind == "id" else self.store.by_name(ref)
         if row is None:
-            raise NotFoundError(f"no key with the {kind} '{shown(ref)}'; see `keyctl list`")
+            raise NotFoundError(f"no key with the {kind} '{printable(ref)}'; see `keyctl list`")
         return row
 
     def _scopes(self, names: Iterable[str]) -> frozenset[str]:
@@ -266,7 +267,7 @@ class KeyStore:
         self._check_description(description)
         now = utcnow()
         expires_at = self._expiry(expires, now)
-        granted, added = self.catalog.close(requested)
+        granted, added = self.catalog.closure(requested)
         secret = tokens.new_secret()
         stamp = iso(now)
         row = KeyRow(tokens.new_id(), name, description, granted, tokens.hint(secret), stamp, stamp,
@@ -305,11 +306,11 @@ class KeyStore:
         added: tuple[Change, ...] = ()
         removed: tuple[Change, ...] = ()
         if action == "scope.add":
-            new, added = self.catalog.close(row.scopes | names)
+            new, added = self.catalog.closure(row.scopes | names)
         elif action == "scope.remove":
             new, removed = self.catalog.remove(row.scopes, names)
         else:
-            new, added = self.catalog.close(names)
+            new, added = self.catalog.closure(names)
         if not new:
             raise NoScopesLeftError(
                 f"that would leave {row.name or row.id} with no scope; "
@@ -672,7 +673,7 @@ class KeyStore:
             if strangers:
                 unknown.append((key, strangers))
                 continue
-            closed, added = new.close(row.scopes)
+            closed, added = new.closure(row.scopes)
             if added:
                 additions.append((key, added, closed))
         report = CatalogUpgrade(old.name, new.name, tuple(unknown), tuple((k, a) for k, a, _ in additions), False)

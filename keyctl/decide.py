@@ -128,7 +128,7 @@ def _to_add(catalog: Catalog, missing: tuple[str, ...]) -> tuple[str, ...]:
     missing scope's prerequisites (keyctl adds prerequisites itself)."""
     implied: set[str] = set()
     for scope in missing:
-        closed, _ = catalog.close([scope])
+        closed, _ = catalog.closure([scope])
         implied |= closed - {scope}
     return tuple(s for s in missing if s not in implied) or missing
 

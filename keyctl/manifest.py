@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidWhenError, ManifestError, UnknownScopeError
 from .tokens import description_problem, name_problem
+from .text import printable
 from .when import is_relative, iso, parse_when
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -109,7 +110,7 @@ def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) ->
     problems: list[str] = []
     for field in data:
         if field != "keys":
-            problems.append(f"unknown field '{_show(field)}' at the top level; a manifest holds only [keys.NAME] tables")
+            problems.append(f"unknown field '{printable(field)}' at the top level; a manifest holds only [keys.NAME] tables")
     raw_keys = data.get("keys", {})
     specs: list[KeySpec] = []
     if not isinstance(raw_keys, dict):
@@ -135,7 +136,7 @@ def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems:
         return None
     for field in body:
         if field not in KEY_FIELDS:
-            problems.append(f"{path}.{_show(field)}: unknown field; a key has {', '.join(KEY_FIELDS)}")
+            problems.append(f"{path}.{printable(field)}: unknown field; a key has {', '.join(KEY_FIELDS)}")
 
     scopes: frozenset[str] = frozenset()
     raw_scopes = body.get("scopes")
@@ -304,7 +305,7 @@ def _type(value: Any) -> str:
     if isinstance(value, float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the string '{_show(value)}'"
+        return f"the string '{printable(value)}'"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -312,10 +313,6 @@ def _type(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _show(text: str, limit: int = 60) -> str:
-    """User text inside a message: short and printable (no terminal escapes)."""
-    shown = text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 # --- writing (export) -------------------------------------------------------------------

@@ -98,7 +98,7 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
     warnings = list(manifest.warnings)
     lower_store = {name.lower(): name for name in named}
     for spec in manifest.keys:
-        scopes, added = catalog.close(spec.scopes)
+        scopes, added = catalog.closure(spec.scopes)
         row = named.get(spec.name)
         if row is None:
             twin = lower_store.get(spec.name.lower())

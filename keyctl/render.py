@@ -271,7 +271,7 @@ _PLAN_MARK = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
 _PLAN_ANSI = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m", "unchanged": "\033[2m"}
 
 
-def _shown(value: Any) -> str:
+def _manifest_value(value: Any) -> str:
     """A manifest value in a plan line: never, true/false, or a quoted string."""
     if value is None:
         return "none"
@@ -295,7 +295,7 @@ def plan(p: "Plan", catalog: "Catalog", to_stderr: bool = False) -> None:
         if a.kind == "create" and a.spec is not None:
             lines.append(f"    scopes: {', '.join(catalog.compact(a.scopes))}")
             if a.spec.description:
-                lines.append(f"    description: {_shown(a.spec.description)}")
+                lines.append(f"    description: {_manifest_value(a.spec.description)}")
             if a.spec.expires:
                 lines.append(f"    expires: {a.spec.expires}")
             if not a.spec.enabled:
@@ -308,7 +308,7 @@ def plan(p: "Plan", catalog: "Catalog", to_stderr: bool = False) -> None:
                 if name == "expires":
                     lines.append(f"    expires: {old or 'never'} -> {new or 'never'}")
                 else:
-                    lines.append(f"    {name}: {_shown(old)} -> {_shown(new)}")
+                    lines.append(f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}")
     counts = p.counts()
     summary = (f"{counts['create']} to create, {counts['update']} to update, "
                f"{counts['delete']} to delete, {counts['unchanged']} unchanged")

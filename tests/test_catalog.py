@@ -113,7 +113,7 @@ def test_builtin_text_validates_cleanly():
 
 @pytest.mark.parametrize("scope", SCOPE_IDS)
 def test_closure_of_every_scope(cat, scope):
-    closed, changes = cat.close([scope])
+    closed, changes = cat.closure([scope])
     assert closed == EXPECTED_CLOSURE[scope]
     # Every scope added is reported once, with a reason that is in the closure.
     assert {c.scope for c in changes} == EXPECTED_PREREQUISITES[scope]
@@ -124,19 +124,19 @@ def test_closure_of_every_scope(cat, scope):
 
 
 def test_closure_reports_why_in_order(cat):
-    closed, changes = cat.close(["models.patch"])
+    closed, changes = cat.closure(["models.patch"])
     assert closed == {"models.patch", "models.get", "models.train"}
     assert changes == (Change("models.get", "models.patch"), Change("models.train", "models.patch"))
 
 
 def test_closure_of_nothing_and_all(cat):
-    assert cat.close([]) == (frozenset(), ())
-    assert cat.close(["all"]) == (frozenset({"all"}), ())
-    assert cat.close(["all", "models.patch"]) == (frozenset({"all"}), ())
+    assert cat.closure([]) == (frozenset(), ())
+    assert cat.closure(["all"]) == (frozenset({"all"}), ())
+    assert cat.closure(["all", "models.patch"]) == (frozenset({"all"}), ())
 
 
 def test_closure_adds_nothing_already_held(cat):
-    closed, changes = cat.close(["models.patch", "models.get", "models.train"])
+    closed, changes = cat.closure(["models.patch", "models.get", "models.train"])
     assert closed == {"models.patch", "models.get", "models.train"}
     assert changes == ()
 
@@ -150,7 +150,7 @@ def test_expand(cat):
 @settings(deadline=None)
 @given(scope_sets)
 def test_closure_matches_the_table(scopes):
-    closed, changes = builtin().close(scopes)
+    closed, changes = builtin().closure(scopes)
     assert closed == oracle_close(scopes)
     assert {c.scope for c in changes} == closed - scopes
 
@@ -159,8 +159,8 @@ def test_closure_matches_the_table(scopes):
 @given(scope_sets)
 def test_closure_is_idempotent(scopes):
     cat = builtin()
-    once, _ = cat.close(scopes)
-    twice, changes = cat.close(once)
+    once, _ = cat.closure(scopes)
+    twice, changes = cat.closure(once)
     assert twice == once
     assert changes == ()
 
@@ -170,14 +170,14 @@ def test_closure_is_idempotent(scopes):
 def test_closure_is_monotone(s, extra):
     cat = builtin()
     t = s | extra
-    assert cat.close(s)[0] <= cat.close(t)[0]
+    assert cat.closure(s)[0] <= cat.closure(t)[0]
 
 
 @settings(deadline=None)
 @given(scope_sets)
 def test_closure_is_extensive_and_prerequisite_closed(scopes):
     cat = builtin()
-    closed, _ = cat.close(scopes)
+    closed, _ = cat.closure(scopes)
     assert scopes <= closed
     for s in closed:
         assert set(cat.scopes[s].requires) <= closed
@@ -188,7 +188,7 @@ def test_closure_is_extensive_and_prerequisite_closed(scopes):
 @given(scope_sets, scope_sets)
 def test_removal_leaves_every_prerequisite(granted, removing):
     cat = builtin()
-    granted_closed, _ = cat.close(granted)
+    granted_closed, _ = cat.closure(granted)
     remaining, removed = cat.remove(granted_closed, removing)
     assert remaining <= granted_closed
     assert not (remaining & removing)
@@ -515,7 +515,7 @@ def chain():
 
 
 def test_closure_is_transitive(chain):
-    closed, changes = chain.close(["reports.admin"])
+    closed, changes = chain.closure(["reports.admin"])
     assert closed == {"reports.admin", "reports.write", "reports.read"}
     assert changes == (Change("reports.write", "reports.admin"), Change("reports.read", "reports.write"))
     assert chain.operations["reports.purge"].requires == {"reports.admin", "reports.write", "reports.read"}
@@ -539,4 +539,4 @@ def test_decide_uses_transitive_requirements(chain):
     assert v.missing_scopes == ("reports.read", "reports.write")
     # reports.write brings reports.read with it: naming it is enough.
     assert v.reason.endswith("`keyctl scope add ops reports.write`")
-    assert decide(chain, chain.close({"reports.admin"})[0], "reports.purge").outcome is Outcome.ALLOWED
+    assert decide(chain, chain.closure({"reports.admin"})[0], "reports.purge").outcome is Outcome.ALLOWED

@@ -148,7 +148,7 @@ def test_tables_cover_the_catalog(cat):
     assert tuple(cat.scopes) == SCOPES
     assert set(SINGLE_SCOPE_OUTCOMES) == set(SCOPES)
     for scope in SCOPES:
-        assert cat.close([scope])[0] == CLOSURE[scope]
+        assert cat.closure([scope])[0] == CLOSURE[scope]
         assert cat.operations[scope].requires == CLOSURE[scope]
 
 
@@ -162,7 +162,7 @@ def test_hand_written_table_agrees_with_the_rule():
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("scope", SCOPES)
 def test_every_operation_for_every_single_scope(cat, scope, op):
-    grant = cat.close([scope])[0]
+    grant = cat.closure([scope])[0]
     assert grant == CLOSURE[scope]
     outcome = SINGLE_SCOPE_OUTCOMES[scope].get(op, R)
     missing = tuple(sorted(CLOSURE[op] - CLOSURE[scope])) if outcome == R else None
@@ -212,7 +212,7 @@ def test_concepts_get_lifts_the_redaction(cat, op):
     grant = frozenset({"inputs.patch", "inputs.get", "concepts.get"})
     check_verdict(decide(cat, grant, op), op, A)
     # concepts.patch brings concepts.get with it once closed.
-    grant = cat.close({"inputs.patch", "concepts.patch"})[0]
+    grant = cat.closure({"inputs.patch", "concepts.patch"})[0]
     check_verdict(decide(cat, grant, op), op, A)
 
 
@@ -339,7 +339,7 @@ scope_sets = st.frozensets(st.sampled_from(SCOPES))
 @given(scope_sets)
 def test_any_closed_grant_matches_the_rule(granted):
     cat = builtin()
-    grant = cat.close(granted)[0]
+    grant = cat.closure(granted)[0]
     assert grant == closed(granted)
     for op in OPS:
         v = decide(cat, grant, op)
@@ -353,7 +353,7 @@ def test_any_closed_grant_matches_the_rule(granted):
 def test_more_scopes_never_make_an_outcome_worse(s, extra):
     cat = builtin()
     t = s | extra
-    s_closed, t_closed = cat.close(s)[0], cat.close(t)[0]
+    s_closed, t_closed = cat.closure(s)[0], cat.closure(t)[0]
     for op in OPS:
         # Raw grants (as stored before closing) and closed grants alike.
         assert decide(cat, t, op).outcome.rank <= decide(cat, s, op).outcome.rank, op

@@ -1,0 +1,314 @@
+"""Loading a catalog: the built-ins (the package's own data), a user's file, or the
+text a store keeps; and validating it. :func:`parse_catalog` is the one path from
+text to a :class:`Catalog`: every problem is reported, each naming its entry.
+
+The only I/O is reading a catalog's text in :func:`builtin_text` and
+:func:`load_catalog`; validation and building are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from ..errors import CatalogError
+from ..text import printable
+from .model import ALL, Catalog, Operation, Scope
+
+BUILTIN_CATALOGS = ("clarifai", "clarifai-live")
+DEFAULT_CATALOG = "clarifai"
+
+_ID = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
+_TOP_FIELDS = {"name", "description", "groups", "scopes", "operations"}
+_SCOPE_FIELDS = {"id", "description", "requires", "billable"}
+_OPERATION_FIELDS = {"id", "description", "requires", "billable", "redacts"}
+_ID_RULE = "'id' must be lowercase letters, digits, '_' or '-', dot-separated"
+
+
+# --- loading -------------------------------------------------------------------------
+def builtin(name: str = DEFAULT_CATALOG) -> Catalog:
+    """A built-in catalog by name, parsed once per process."""
+    cached = _BUILTIN_CACHE.get(name)
+    if cached is None:
+        if name not in BUILTIN_CATALOGS:
+            raise CatalogError(
+                f"unknown catalog '{printable(name)}'; built-in catalogs: {', '.join(BUILTIN_CATALOGS)}"
+            )
+        cached = parse_catalog(builtin_text(name), source=f"built-in catalog '{name}'")
+        _BUILTIN_CACHE[name] = cached
+    return cached
+
+
+def builtin_text(name: str) -> str:
+    from importlib.resources import files
+
+    return (files("keyctl") / "catalogs" / f"{name}.toml").read_text(encoding="utf-8")
+
+
+_BUILTIN_CACHE: dict[str, Catalog] = {}
+
+
+def load_catalog(ref: "Catalog | str") -> Catalog:
+    """A catalog by reference: a Catalog, a built-in name, or the path of a catalog file
+    (the one place a user's file is read; its text is then validated like a built-in)."""
+    if isinstance(ref, Catalog):
+        return ref
+    if not isinstance(ref, str):
+        raise TypeError(f"a catalog is a Catalog, a built-in name or a file path, not {type(ref).__name__}")
+    if ref in BUILTIN_CATALOGS:
+        return builtin(ref)
+    import os
+
+    if "\0" not in ref and os.path.isfile(ref):
+        try:
+            with open(ref, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"cannot read the catalog file {printable(ref)}: {printable(exc)}") from None
+        return parse_catalog(text, source=ref)
+    if "\0" not in ref and os.path.exists(ref):
+        raise CatalogError(f"the catalog {printable(ref)} is not a file")
+    raise CatalogError(
+        f"unknown catalog '{printable(ref)}': not a built-in ({', '.join(BUILTIN_CATALOGS)}) and no such file"
+    )
+
+
+def parse_catalog(text: str, source: str = "catalog") -> Catalog:
+    """Parse and validate catalog TOML text. Raises CatalogError listing every problem."""
+    import tomllib
+
+    where = printable(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{where}: not valid TOML: {printable(exc, 200)}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise CatalogError(f"{where}: nested too deeply to be a catalog (arrays or tables inside each other)") from None
+    problems = validate(data)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise CatalogError(f"{where}: {problems[0]}{more}", tuple(problems))
+    return _build(data, text)
+
+
+# --- validation: small checks, each appending the problems it finds -------------------
+def validate(data: dict) -> list[str]:
+    """Every problem in a parsed catalog document, each naming the entry it is in."""
+    problems: list[str] = []
+    _check_top(data, problems)
+    requires = _check_scopes(data.get("scopes", []), problems)
+    known = set(requires)
+    _check_prerequisites(requires, problems)
+    groups = _check_groups(data.get("groups", {}), known, problems)
+    _check_operations(data.get("operations", []), known, groups, problems)
+    return problems
+
+
+def _q(value: Any) -> str:
+    """A value from the catalog as a problem quotes it."""
+    return printable(value, 60)
+
+
+def _check_top(data: dict, problems: list[str]) -> None:
+    for key in data:
+        if key not in _TOP_FIELDS:
+            problems.append(f"unknown field '{_q(key)}' at the top level")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("the catalog needs a 'name' (a non-empty string)")
+    elif not name.isprintable():
+        problems.append(f"the catalog's name '{_q(name)}' holds control characters")
+    if "description" in data and not isinstance(data["description"], str):
+        problems.append("'description' must be a string")
+
+
+def _entries(value: Any, table: str, problems: list[str]) -> Iterable[tuple[str, dict]]:
+    """(where, entry) for each table of an array of tables; non-tables are problems."""
+    for index, entry in enumerate(value, 1):
+        if not isinstance(entry, dict):
+            problems.append(f"{table} entry {index}: must be a table")
+            continue
+        eid = entry.get("id")
+        kind = table[:-1]
+        yield (f"{kind} '{_q(eid)}'" if isinstance(eid, str) else f"{table} entry {index}"), entry
+
+
+def _check_fields(where: str, entry: dict, allowed: set[str], problems: list[str]) -> None:
+    for key in entry:
+        if key not in allowed:
+            problems.append(f"{where}: unknown field '{_q(key)}'")
+    if "description" in entry and not isinstance(entry["description"], str):
+        problems.append(f"{where}: 'description' must be a string")
+    if "billable" in entry and not isinstance(entry["billable"], bool):
+        problems.append(f"{where}: 'billable' must be true or false")
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _check_scopes(scopes: Any, problems: list[str]) -> dict[str, list[str]]:
+    """Scope entries; returns each valid scope id's direct prerequisites, in order."""
+    if not isinstance(scopes, list) or not scopes:
+        problems.append("the catalog needs at least one [[scopes]] entry")
+        scopes = scopes if isinstance(scopes, list) else []
+    requires: dict[str, list[str]] = {}
+    for where, entry in _entries(scopes, "scopes", problems):
+        _check_fields(where, entry, _SCOPE_FIELDS, problems)
+        sid = entry.get("id")
+        if not _is_id(sid):
+            problems.append(f"{where}: {_ID_RULE}")
+            continue
+        if sid == ALL:
+            problems.append(f"{where}: 'all' is reserved: it grants every scope")
+        if sid in requires:
+            problems.append(f"{where}: duplicate id '{sid}'")
+            continue
+        reqs = entry.get("requires", [])
+        if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+            problems.append(f"{where}: 'requires' must be a list of scope ids")
+            reqs = []
+        requires[sid] = reqs
+    return requires
+
+
+def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) -> None:
+    known = set(requires)
+    edges: dict[str, list[str]] = {}
+    for sid, reqs in requires.items():
+        edges[sid] = []
+        for req in reqs:
+            if req not in known:
+                problems.append(f"scope '{sid}': requires '{_q(req)}', which names no scope")
+            elif req == sid:
+                problems.append(f"scope '{sid}': requires itself")
+            else:
+                edges[sid].append(req)
+    cycle = find_cycle(list(requires), edges)
+    if cycle:
+        problems.append("prerequisite cycle: " + " -> ".join(cycle))
+
+
+def find_cycle(order: list[str], edges: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in the graph (as a path that ends where it starts), or None. Iterative,
+    so that a long valid chain of prerequisites is no deeper than a short one."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for start in order:
+        if start in state:
+            continue
+        path: list[str] = [start]
+        stack: list[Any] = [iter(edges.get(start, ()))]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+                continue
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(edges.get(nxt, ())))
+    return None
+
+
+def _check_groups(groups: Any, known: set[str], problems: list[str]) -> dict:
+    if not isinstance(groups, dict):
+        problems.append("'groups' must be a table of group = [scope ids]")
+        return {}
+    member_of: dict[str, str] = {}
+    for group, members in groups.items():
+        where = f"group '{_q(group)}'"
+        if not _is_id(group) or "." in group:
+            problems.append(f"{where}: a group name is lowercase letters, digits, '_' or '-'")
+        if group == ALL:
+            problems.append(f"{where}: 'all' is reserved: it grants every scope")
+        if group in known:
+            problems.append(f"{where}: the name is also a scope id")
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            problems.append(f"{where}: members must be a list of scope ids")
+            continue
+        for member in members:
+            if member not in known:
+                problems.append(f"{where}: member '{_q(member)}' names no scope")
+            elif member in member_of and member_of[member] != group:
+                problems.append(f"{where}: member '{member}' is already in group '{member_of[member]}'")
+            else:
+                member_of[member] = group
+    return groups
+
+
+def _check_operations(operations: Any, known: set[str], groups: dict, problems: list[str]) -> None:
+    if not isinstance(operations, list):
+        problems.append("'operations' must be an array of tables ([[operations]])")
+        return
+    seen: set[str] = set()
+    for where, entry in _entries(operations, "operations", problems):
+        _check_fields(where, entry, _OPERATION_FIELDS, problems)
+        oid = entry.get("id")
+        if not _is_id(oid):
+            problems.append(f"{where}: {_ID_RULE}")
+            continue
+        if oid in seen:
+            problems.append(f"{where}: duplicate id '{oid}'")
+        seen.add(oid)
+        if oid in groups or oid == ALL:
+            problems.append(f"{where}: the id is a group name or 'all'")
+        reqs = entry.get("requires")
+        if reqs is None:
+            if oid not in known:
+                problems.append(f"{where}: names no scope: give 'requires' or use a scope's id")
+        elif not isinstance(reqs, list) or not reqs or not all(isinstance(r, str) for r in reqs):
+            problems.append(f"{where}: 'requires' must be a non-empty list of scope ids")
+        else:
+            for req in reqs:
+                if req not in known:
+                    problems.append(f"{where}: requires '{_q(req)}', which names no scope")
+        redacts = entry.get("redacts", {})
+        if not isinstance(redacts, dict):
+            problems.append(f"{where}: 'redacts' must be a table of portion = scope id")
+            continue
+        for portion, scope in redacts.items():
+            if not isinstance(scope, str) or scope not in known:
+                problems.append(f"{where}: redacts '{_q(portion)}' with '{_q(scope)}', which names no scope")
+
+
+# --- building ---------------------------------------------------------------------------
+def _build(data: dict, text: str) -> Catalog:
+    groups = {g: tuple(m) for g, m in data.get("groups", {}).items()}
+    member_of = {m: g for g, ms in groups.items() for m in ms}
+    scopes = {
+        e["id"]: Scope(
+            id=e["id"],
+            description=e.get("description", ""),
+            group=member_of.get(e["id"]),
+            requires=tuple(e.get("requires", [])),
+            billable=e.get("billable", False),
+        )
+        for e in data["scopes"]
+    }
+    provisional = Catalog(data["name"], data.get("description", ""), scopes, groups, {}, text)
+
+    def closed(names: Iterable[str]) -> frozenset[str]:
+        return provisional.closure(names)[0]
+
+    refinements = {e["id"]: e for e in data.get("operations", [])}
+    operations: dict[str, Operation] = {}
+    # One operation per scope, with the same id; [[operations]] entries refine them
+    # or add operations of their own (in the order given, after the scopes').
+    for oid in [*scopes, *[o for o in refinements if o not in scopes]]:
+        entry = refinements.get(oid, {})
+        scope = scopes.get(oid)
+        reqs = entry.get("requires") or [oid]
+        redacts_direct = dict(entry.get("redacts", {}))
+        operations[oid] = Operation(
+            id=oid,
+            description=entry.get("description", scope.description if scope else ""),
+            requires=closed(reqs),
+            redacts={p: closed([s]) for p, s in redacts_direct.items()},
+            redacts_direct=redacts_direct,
+            billable=entry.get("billable", scope.billable if scope else False),
+        )
+    return Catalog(provisional.name, provisional.description, scopes, groups, operations, text)
