@@ -1,192 +1,72 @@
-"""KeyStore: the library facade. Ties the store, the catalog and the decisions together;
-the CLI is a thin layer over it, and a Python service can use it directly::
+"""KeyStore: the library facade. It validates what it is given, makes the decisions
+with the pure core (keyctl/catalog, keyctl/decide.py, keyctl/plan.py) and hands
+storage to the store (keyctl/store). The CLI is a thin layer over it, and a Python
+service can use it directly::
 
     from keyctl import KeyStore
     store = KeyStore("keys.db")
     created = store.create(scopes=["inputs.patch"], name="ci")
     store.check(created.secret, "inputs.get").outcome   # Outcome.REDACTED
 
-Every method raises a :class:`keyctl.errors.KeyctlError` subclass on purpose-made
-failures and returns frozen dataclasses.
+Every rule the CLI applies is applied here. Failures raise :class:`keyctl.errors.
+KeyctlError` subclasses (each with the CLI's exit code); wrong argument types raise
+TypeError. Every read-modify-write reads the key again inside the write transaction
+and computes its change from that row; a call that raises has changed nothing.
+
+One KeyStore may be shared by threads (each gets its own connection). Warnings that
+are not part of a result (a keyring entry that could not be removed, a store others
+can read) go to ``on_warning``, by default Python's :func:`warnings.warn`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
-from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog
+from .catalog import DEFAULT_CATALOG, Catalog, builtin, load_catalog, parse_catalog
+from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
+from .errors import CatalogMismatchError, KeyctlError, NotFoundError, UnknownOperationError, UsageError
+from .keys import KeyOps
+from .models import CatalogUpgrade, CheckReport, Key, KeyDetail, LogEntry
+from .store import KeyRow, Writer, open_store
+from .store.migrations import catalog_rev
 from .text import printable
-from .decide import KeyState, Outcome, Verdict, decide, outcomes_for, worst
-from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
-from .store import KeyRow, Store, default_path
-from .when import iso, parse_when, utcnow
+from . import when as clock
+from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manifest import Manifest
+    from .models import ApplyResult, Created, Exported
     from .plan import Plan
 
-_UNSET: Any = object()
+MAX_LOG_LIMIT = 2**63 - 1  # SQLite's largest integer
 
 
-@dataclass(frozen=True)
-class Key:
-    """A key as people and scripts see it. ``to_dict`` is the JSON contract."""
+def _python_warning(message: str) -> None:
+    import warnings
 
-    id: str
-    name: str | None
-    description: str | None
-    scopes: tuple[str, ...]  # sorted scope ids, or ("all",)
-    status: str  # active | disabled | expired
-    created_at: str
-    updated_at: str
-    expires_at: str | None
-    hint: str
-    in_keyring: bool
-    granted: frozenset[str] = field(repr=False, compare=False)  # for decisions
-
-    @property
-    def ref(self) -> str:
-        """How to name the key on the command line: its name, else its id."""
-        return self.name or self.id
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "name": self.name, "description": self.description,
-            "scopes": list(self.scopes), "status": self.status, "created_at": self.created_at,
-            "expires_at": self.expires_at, "hint": self.hint, "in_keyring": self.in_keyring,
-        }
+    warnings.warn(message, stacklevel=3)
 
 
-@dataclass(frozen=True)
-class Created:
-    """A key just created or rotated, with its secret: the only time it is seen."""
+class KeyStore(KeyOps):
+    """API keys in a store (a SQLite file), judged by the store's scope catalog."""
 
-    key: Key
-    secret: str = field(repr=False)
-    added_prerequisites: tuple[Change, ...] = ()
-
-
-@dataclass(frozen=True)
-class ScopeChange:
-    key: Key
-    added_prerequisites: tuple[Change, ...]
-    removed_dependents: tuple[Change, ...]
-
-
-@dataclass(frozen=True)
-class KeyDetail:
-    key: Key
-    operations: dict[str, str]  # operation -> outcome
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    key: Key | None  # None when the secret matched no key, or was malformed
-    outcome: Outcome
-    results: tuple[Verdict, ...]
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    at: str
-    actor: str
-    action: str
-    key_id: str | None
-    details: dict
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "actor": self.actor, "action": self.action,
-                "key_id": self.key_id, "details": self.details}
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """What ``apply`` did: the plan it carried out and the keys it created, with
-    their secrets (the only time they are seen). ``keyring`` names the keyring backend
-    the secrets were stored in, or is None when they were not."""
-
-    plan: "Plan"
-    created: tuple[Created, ...] = ()
-    keyring: str | None = None
-
-
-@dataclass(frozen=True)
-class Exported:
-    """``export``: the manifest ``text`` (TOML), the same ``keys`` as data (name ->
-    every field, defaults included), and the ids of keys left out for having no name."""
-
-    text: str
-    keys: dict[str, dict[str, Any]]
-    skipped: tuple[str, ...] = ()
-
-
-def resolve_path(path: str | os.PathLike[str] | None) -> Path:
-    """--db, else KEYCTL_DB, else $XDG_DATA_HOME/keyctl/keyctl.db."""
-    if path:
-        return Path(path)
-    env = os.environ.get("KEYCTL_DB")
-    return Path(env) if env else default_path()
-
-
-class KeyStore:
-    """API keys in a local SQLite store, judged by a scope catalog."""
-
-    def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None) -> None:
-        """``catalog``: a Catalog, a built-in name or a catalog file; default
-        $KEYCTL_CATALOG, else the store's own catalog, else ``clarifai``."""
-        self.path = resolve_path(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> None:
+        """``path``: the store (default $KEYCTL_DB, else the user's data folder).
+        ``catalog``: a Catalog, a built-in name or a catalog file for a new store
+        (default $KEYCTL_CATALOG, else ``clarifai``); an existing store keeps its own,
+        and naming a different one is an error (see :meth:`catalog_upgrade`)."""
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or a path, not {type(path).__name__}")
+        self._warn = on_warning or _python_warning
+        self.store = open_store(path, on_warning=self._warn)
+        self.path = getattr(self.store, "path", self.store.location)
         self._catalog_arg = catalog if catalog is not None else (os.environ.get("KEYCTL_CATALOG") or None)
         self._catalog: Catalog | None = None
-        self.store = Store(self.path)
-        # check()'s verdicts, memoised per catalog (see _verdict).
+        self._catalog_rev: str | None = None
         self._verdicts: dict[tuple, Verdict] = {}
-        self._verdicts_of: Catalog | None = None
-
-    # -- the catalog -------------------------------------------------------------------
-    @property
-    def catalog(self) -> Catalog:
-        """The store's own catalog (kept inside the store at its first write), or for a
-        store not created yet the one asked for. Asking an existing store for a
-        different catalog is an error: `keyctl catalog upgrade` changes it."""
-        if self._catalog is None:
-            self._catalog = self._resolve_catalog()
-        return self._catalog
-
-    def _resolve_catalog(self) -> Catalog:
-        requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
-        stored = self.stored_catalog()
-        if stored is None:
-            chosen = requested or builtin(DEFAULT_CATALOG)
-            self.store.initial_meta = {"catalog": chosen.name, "catalog_text": chosen.text}
-            return chosen
-        if requested is not None and (requested.name != stored.name or requested.text != stored.text):
-            if requested.name != stored.name:
-                problem = f"keeps the catalog '{stored.name}', not '{requested.name}'"
-            else:
-                problem = f"keeps its own copy of the catalog '{stored.name}', which differs from {self._catalog_arg}"
-            raise CatalogMismatchError(
-                f"the store {self.path} {problem}; drop --catalog (and KEYCTL_CATALOG) to use the "
-                f"store's own, or replace it with `keyctl catalog upgrade {self._catalog_arg}`"
-            )
-        return stored
-
-    def stored_catalog(self) -> Catalog | None:
-        """The catalog kept inside the store, or None when there is no store yet."""
-        if self.store.reader() is None:
-            return None
-        text = self.store.meta("catalog_text")
-        name = self.store.meta("catalog") or DEFAULT_CATALOG
-        if text is None:
-            return builtin(name)
-        cached = _STORED_CACHE.get(text)
-        if cached is None:
-            cached = _STORED_CACHE[text] = parse_catalog(text, source=f"the store's catalog '{name}'")
-        return cached
 
     def close(self) -> None:
         self.store.close()
@@ -197,99 +77,148 @@ class KeyStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- helpers -----------------------------------------------------------------------
-    def _key(self, row: KeyRow, now: str | None = None) -> Key:
-        now = now or iso(utcnow())
-        return Key(
-            row.id, row.name, row.description, tuple(Catalog.sorted_ids(row.scopes)),
-            row.status(now), row.created_at, row.updated_at, row.expires_at, row.hint,
-            row.in_keyring, row.scopes,
+    # -- the catalog -------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        """The store's own catalog (kept inside the store at its first write), or for a
+        store not created yet the one asked for."""
+        if self._catalog is None:
+            self._use(*self._resolve_catalog())
+        return self._catalog  # type: ignore[return-value]
+
+    def _use(self, catalog: Catalog, rev: str | None) -> None:
+        if catalog is not self._catalog:
+            self._verdicts = {}
+        self._catalog, self._catalog_rev = catalog, rev
+
+    def _resolve_catalog(self) -> tuple[Catalog, str | None]:
+        requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
+        stored = self._stored(self.store.meta)
+        if stored is None:
+            chosen = requested or builtin(DEFAULT_CATALOG)
+            self.store.initial_meta = {"catalog": chosen.name, "catalog_text": chosen.text,
+                                       "catalog_rev": catalog_rev(chosen.text)}
+            return chosen, None
+        self._refuse_mismatch(requested, stored[0])
+        return stored
+
+    def _refuse_mismatch(self, requested: Catalog | None, stored: Catalog) -> None:
+        if requested is None or (requested.name == stored.name and requested.text == stored.text):
+            return
+        arg = printable(str(self._catalog_arg))
+        if requested.name != stored.name:
+            problem = f"keeps the catalog '{printable(stored.name)}', not '{printable(requested.name)}'"
+        else:
+            problem = f"keeps its own copy of the catalog '{printable(stored.name)}', which differs from {arg}"
+        raise CatalogMismatchError(
+            f"the store {self.store.location} {problem}; drop --catalog (and KEYCTL_CATALOG) to use the "
+            f"store's own, or replace it with `keyctl catalog upgrade {arg}`"
         )
 
-    def _row(self, ref: str) -> KeyRow:
+    @staticmethod
+    def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | None:
+        """The catalog a store keeps and its revision, or None when there is no store."""
+        rev = meta("catalog_rev")
+        name = meta("catalog")
+        if rev is None and name is None:
+            return None
+        text = meta("catalog_text")
+        if text is None:
+            return builtin(name or DEFAULT_CATALOG), rev
+        cached = _STORED_CACHE.get(text)
+        if cached is None:
+            cached = _STORED_CACHE[text] = parse_catalog(text, source=f"the store's catalog '{name}'")
+        return cached, rev
+
+    def stored_catalog(self) -> Catalog | None:
+        """The catalog kept inside the store, or None when there is no store yet."""
+        stored = self._stored(self.store.meta)
+        return stored[0] if stored else None
+
+    def _catalog_of(self, tx: Writer) -> Catalog:
+        """The store's catalog as it is under the write lock (another process may have
+        replaced it, or created the store with its own)."""
+        rev = tx.meta("catalog_rev")
+        if self._catalog is not None and rev == self._catalog_rev:
+            return self._catalog
+        requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
+        stored = self._stored(tx.meta)
+        assert stored is not None  # the transaction made the store
+        self._refuse_mismatch(requested, stored[0])
+        self._use(*stored)
+        return stored[0]
+
+    def _refresh_catalog(self) -> Catalog:
+        """The catalog, re-read when another process replaced it since."""
+        if self._catalog is not None and self.store.meta("catalog_rev") not in (self._catalog_rev, None):
+            self._catalog = None
+        return self.catalog
+
+    # -- reading keys --------------------------------------------------------------------
+    def _key(self, row: KeyRow, now: str | None = None) -> Key:
+        now = now or iso(clock.utcnow())
+        return Key(
+            row.id, row.name, row.description, tuple(Catalog.sorted_ids(row.scopes)),
+            key_status(row.disabled, row.expires_at, now), row.created_at, row.updated_at,
+            row.expires_at, row.hint, row.in_keyring, row.scopes,
+        )
+
+    def _row(self, ref: str, reader: Any = None) -> KeyRow:
+        """The key a secret, id or name refers to, read with ``reader`` (the store, or a
+        transaction's writer); NotFoundError when none."""
+        if not isinstance(ref, str):
+            raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
+        look = (reader or self.store).by
         kind = tokens.kind_of(ref)
         if kind == "secret":
             if not tokens.is_well_formed(ref):
                 raise NotFoundError("that secret is malformed (its checksum does not match); check that it was copied whole")
-            row = self.store.by_hash(tokens.hash_secret(ref))
+            row = look("secret_hash", tokens.hash_secret(ref))
             if row is None:
                 raise NotFoundError("no key has that secret; it may have been rotated or deleted (see `keyctl list`)")
             return row
-        row = self.store.by_id(ref) if kind == "id" else self.store.by_name(ref)
+        row = look("id" if kind == "id" else "name", ref)
         if row is None:
-            raise NotFoundError(f"no key with the {kind} '{printable(ref)}'; see `keyctl list`")
+            raise NotFoundError(self._no_such_key(kind, ref))
         return row
 
-    def _scopes(self, names: Iterable[str]) -> frozenset[str]:
-        granted = self.catalog.resolve_many(names)
-        if not granted:
-            raise UsageError("give at least one scope, e.g. --scope predict")
-        return granted
+    def _no_such_key(self, kind: str, ref: str) -> str:
+        hint = "; see `keyctl list`"
+        if kind == "name":
+            suggestion = self._similar_name(ref)
+            if suggestion:
+                hint = f"; did you mean '{printable(suggestion)}'?"
+        return f"no key with the {kind} '{printable(ref)}'{hint}"
 
-    @staticmethod
-    def _check_description(description: str | None) -> None:
-        problem = tokens.description_problem(description) if description else None
-        if problem:
-            raise UsageError(problem)
-
-    @staticmethod
-    def _check_name(name: str) -> None:
-        problem = tokens.name_problem(name)
-        if problem:
-            raise InvalidNameError(f"invalid name: {problem}")
-
-    @staticmethod
-    def _expiry(expires: str | datetime | None, now: datetime) -> str | None:
-        if expires is None:
+    def _similar_name(self, ref: str) -> str | None:
+        """A key name close to ``ref``: the same but for case first, then a near one
+        among names sharing its first letter (indexed, bounded)."""
+        if not ref:
             return None
-        if isinstance(expires, datetime):
-            if expires.tzinfo is None:  # no zone means UTC, as for --expires on the command line
-                expires = expires.replace(tzinfo=timezone.utc)
-            if expires <= now:
-                raise UsageError("the expiry time is not in the future")
-            return iso(expires)
-        return iso(parse_when(expires, now))
-
-    # -- lifecycle -----------------------------------------------------------------------
-    def create(
-        self,
-        scopes: Iterable[str],
-        name: str | None = None,
-        description: str | None = None,
-        expires: str | datetime | None = None,
-        in_keyring: bool = False,
-    ) -> Created:
-        """Create a key. Prerequisites of the scopes are added and reported."""
-        requested = self._scopes(scopes)
-        if name is not None:
-            self._check_name(name)
-        description = description or None  # "" means no description
-        self._check_description(description)
-        now = utcnow()
-        expires_at = self._expiry(expires, now)
-        granted, added = self.catalog.closure(requested)
-        secret = tokens.new_secret()
-        stamp = iso(now)
-        row = KeyRow(tokens.new_id(), name, description, granted, tokens.hint(secret), stamp, stamp,
-                     expires_at, False, in_keyring)
-        with self.store.transaction() as tx:
-            tx.insert_key(row, tokens.hash_secret(secret))
-            tx.audit(stamp, "create", row.id, {
-                "name": name, "description": description, "scopes": self.catalog.sorted_ids(granted),
-                "expires_at": expires_at, "added_prerequisites": [c.scope for c in added],
-            })
-        return Created(self._key(row, stamp), secret, added)
+        near = [name for prefix in {ref[0].lower(), ref[0].upper()}
+                for _, name in self.store.names_by_prefix(prefix, limit=200) if name]
+        for name in near:
+            if name.lower() == ref.lower():
+                return name
+        return Catalog.suggest(ref, near)
 
     def get(self, ref: str) -> Key:
         """The key a secret, id or name refers to (NotFoundError when none)."""
         return self._key(self._row(ref))
 
     def list(self, status: str | None = None, scope: Iterable[str] | None = None) -> Iterator[Key]:
-        """Keys, oldest first, streamed. ``scope`` keeps keys holding all it stands for."""
-        wanted = self.catalog.expand(self.catalog.resolve_many(scope)) if scope else frozenset()
-        now = iso(utcnow())
+        """Keys, oldest first, streamed. ``status``: active, disabled or expired.
+        ``scope`` keeps keys holding everything it stands for."""
+        if status is not None and status not in STATUSES:
+            raise UsageError(f"--status '{printable(status)}' is not one of {', '.join(STATUSES)}")
+        catalog = self._refresh_catalog()
+        wanted = catalog.expand(catalog.resolve_many(scope)) if scope else frozenset()
+        return self._listed(status, wanted)
+
+    def _listed(self, status: str | None, wanted: frozenset[str]) -> Iterator[Key]:
+        now = iso(clock.utcnow())
         for row in self.store.iter_keys():
-            if wanted and not (ALL in row.scopes or wanted <= row.scopes):
+            if wanted and not ("all" in row.scopes or wanted <= row.scopes):
                 continue
             key = self._key(row, now)
             if status and key.status != status:
@@ -298,281 +227,156 @@ class KeyStore:
 
     def show(self, ref: str) -> KeyDetail:
         key = self.get(ref)
-        return KeyDetail(key, outcomes_for(self.catalog, key.granted, _STATE_OF_STATUS[key.status]))
+        return KeyDetail(key, outcomes_for(self._refresh_catalog(), key.granted, STATE_OF_STATUS[key.status]))
 
-    def _change_scopes(self, ref: str, action: str, scopes: Iterable[str]) -> ScopeChange:
-        row = self._row(ref)
-        names = self._scopes(scopes)
-        added: tuple[Change, ...] = ()
-        removed: tuple[Change, ...] = ()
-        if action == "scope.add":
-            new, added = self.catalog.closure(row.scopes | names)
-        elif action == "scope.remove":
-            new, removed = self.catalog.remove(row.scopes, names)
-        else:
-            new, added = self.catalog.closure(names)
-        if not new:
-            raise NoScopesLeftError(
-                f"that would leave {row.name or row.id} with no scope; "
-                f"disable it (`keyctl disable {row.name or row.id}`) or delete it instead"
-            )
-        if new == row.scopes:
-            return ScopeChange(self._key(row), added, removed)
-        stamp = iso(utcnow())
-        with self.store.transaction() as tx:
-            tx.update_key(row.id, scopes=new, updated_at=stamp)
-            tx.audit(stamp, action, row.id, {
-                "before": self.catalog.sorted_ids(row.scopes), "after": self.catalog.sorted_ids(new),
-                "added_prerequisites": [c.scope for c in added],
-                "removed_dependents": [c.scope for c in removed],
-            })
-        fresh = self.store.by_id(row.id)
-        assert fresh is not None
-        return ScopeChange(self._key(fresh), added, removed)
-
-    def scope_add(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
-        """Grant scopes (and their prerequisites)."""
-        return self._change_scopes(ref, "scope.add", scopes)
-
-    def scope_remove(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
-        """Take scopes away, and every scope that requires them."""
-        return self._change_scopes(ref, "scope.remove", scopes)
-
-    def scope_set(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
-        """Replace the key's scopes (prerequisites added)."""
-        return self._change_scopes(ref, "scope.set", scopes)
-
-    def update(self, ref: str, name: str | None = _UNSET, description: str | None = _UNSET,
-               expires: str | datetime | None = _UNSET) -> Key:
-        """Change name, description or expiry; ``expires="never"`` clears the expiry."""
-        row = self._row(ref)
-        changes: dict[str, Any] = {}
-        if name is not _UNSET and name != row.name:
-            if name is not None:
-                self._check_name(name)
-            changes["name"] = name
-        if description == "":
-            description = None  # an empty description clears it, as in a manifest
-        if description is not _UNSET and description != row.description:
-            self._check_description(description)
-            changes["description"] = description
-        if expires is not _UNSET:
-            expires_at = self._expiry(expires, utcnow())
-            if expires_at != row.expires_at:
-                changes["expires_at"] = expires_at
-            if row.expires_spec is not None:
-                changes["expires_spec"] = None
-        return self._apply_update(row, "update", changes)
-
-    def _apply_update(self, row: KeyRow, action: str, changes: dict[str, Any]) -> Key:
-        if not changes:
-            return self._key(row)
-        stamp = iso(utcnow())
-        old = {"name": row.name, "description": row.description, "expires_at": row.expires_at,
-               "disabled": row.disabled, "expires_spec": row.expires_spec, "in_keyring": row.in_keyring}
-        details = {k: [old.get(k), v] for k, v in changes.items() if k in old and k not in ("disabled", "expires_spec", "in_keyring")}
-        with self.store.transaction() as tx:
-            tx.update_key(row.id, updated_at=stamp, **changes)
-            tx.audit(stamp, action, row.id, details)
-        fresh = self.store.by_id(row.id)
-        assert fresh is not None
-        return self._key(fresh)
-
-    def disable(self, ref: str) -> Key:
-        """Temporarily remove a key: every check rejects it until it is enabled."""
-        row = self._row(ref)
-        return self._key(row) if row.disabled else self._apply_update(row, "disable", {"disabled": True})
-
-    def enable(self, ref: str) -> Key:
-        row = self._row(ref)
-        return self._apply_update(row, "enable", {"disabled": False}) if row.disabled else self._key(row)
-
-    def rotate(self, ref: str, in_keyring: bool | None = None) -> Created:
-        """A new secret for the same key; the old one stops working at once."""
-        row = self._row(ref)
-        secret = tokens.new_secret()
-        stamp = iso(utcnow())
-        changes: dict[str, Any] = {"hint": tokens.hint(secret), "updated_at": stamp}
-        if in_keyring is not None:
-            changes["in_keyring"] = in_keyring
-        with self.store.transaction() as tx:
-            tx.update_key(row.id, secret_hash=tokens.hash_secret(secret), **changes)
-            tx.audit(stamp, "rotate", row.id, {})
-        fresh = self.store.by_id(row.id)
-        assert fresh is not None
-        return Created(self._key(fresh), secret, ())
-
-    def set_in_keyring(self, ref: str, in_keyring: bool) -> Key:
-        """Record whether the key's secret is in the OS keyring. Bookkeeping only: the
-        key itself does not change, so there is no audit entry and updated_at stays."""
-        row = self._row(ref)
-        if row.in_keyring == in_keyring:
-            return self._key(row)
-        with self.store.transaction() as tx:
-            tx.update_key(row.id, in_keyring=in_keyring)
-        fresh = self.store.by_id(row.id)
-        assert fresh is not None
-        return self._key(fresh)
-
-    def delete(self, ref: str) -> Key:
-        """Delete a key for good; its audit trail stays."""
-        row = self._row(ref)
-        key = self._key(row)
-        stamp = iso(utcnow())
-        with self.store.transaction() as tx:
-            tx.delete_key(row.id)
-            tx.audit(stamp, "delete", row.id, {"name": row.name, "scopes": list(key.scopes)})
-        return key
+    def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
+        """(id, name) of keys whose name or id starts with ``prefix`` (for completion)."""
+        return self.store.names_by_prefix(prefix, limit)
 
     def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[LogEntry]:
-        """The audit trail, newest first. A deleted key's trail is found by its id."""
-        key_id = None
+        """The audit trail, newest first. A key's trail is found by its id, its current
+        name, or the name a deleted key had."""
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
+        if limit is not None and not 1 <= limit <= MAX_LOG_LIMIT:
+            raise UsageError(f"--limit must be between 1 and {MAX_LOG_LIMIT}")
+        key_id, key_name = None, None
         if ref is not None:
-            if tokens.kind_of(ref) == "id":
+            if not isinstance(ref, str):
+                raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
+            kind = tokens.kind_of(ref)
+            if kind == "id":
                 key_id = ref  # deleted keys too
+            elif kind == "name" and self.store.by("name", ref) is None:
+                if not any(True for _ in self.store.audit(key_name=ref, limit=1)):
+                    raise NotFoundError(self._no_such_key("name", ref))
+                key_name = ref  # a deleted key, by the name it had
             else:
-                key_id = self._row(ref).id
-        for a in self.store.audit(key_id, limit):
-            yield LogEntry(a.at, a.actor, a.action, a.key_id, a.details)
+                row = self._row(ref)
+                key_id, key_name = row.id, row.name
+        return (LogEntry(a.at, a.actor, a.action, a.key_id, a.key_name, a.details)
+                for a in self.store.audit(key_id, limit, key_name))
 
-    # -- manifests: apply and export ----------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What `keyctl status` reports: the store, its catalog, its keys."""
+        info = self.store.describe()
+        counts = {s: 0 for s in STATUSES}
+        if info["exists"]:
+            now = iso(clock.utcnow())
+            for row in self.store.iter_keys():
+                counts[key_status(row.disabled, row.expires_at, now)] += 1
+        stored = self.stored_catalog() if info["exists"] else None
+        catalog = stored or self.catalog
+        from .catalog import BUILTIN_CATALOGS
+
+        builtin_text = builtin(catalog.name).text if catalog.name in BUILTIN_CATALOGS else None
+        info["catalog"] = {"name": catalog.name, "builtin": builtin_text == catalog.text}
+        info["keys"] = counts | {"total": sum(counts.values())}
+        return info
+
+    # -- decisions -----------------------------------------------------------------------
+    def check(self, key: str, operation: str) -> Verdict:
+        """What the API would do with ``key`` (a secret, id or name) for ONE operation
+        (an operation id, any case, or its display form ``Inputs:Get``). A group,
+        ``all`` or a list is refused (UsageError): :meth:`check_many` takes those.
+
+        The hot path of a service: one indexed look-up (with the catalog's revision,
+        so a catalog replaced elsewhere is noticed) and a memoised verdict."""
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
+        if not isinstance(operation, str):
+            raise TypeError(f"operation must be a str, not {type(operation).__name__}")
+        catalog = self.catalog
+        kind = tokens.kind_of(key)
+        if kind == "secret":
+            if not tokens.is_well_formed(key):
+                return self._verdict(catalog, "", self._operation(catalog, operation), KeyState.MALFORMED, None)
+            found = self.store.check_row("secret_hash", tokens.hash_secret(key))
+        else:
+            found = self.store.check_row(kind, key)
+        if found is not None and found.catalog_rev != self._catalog_rev:
+            self._use(*self._resolve_catalog())  # replaced by another process
+            catalog = self.catalog
+        op = self._operation(catalog, operation)
+        if found is None or found.id is None:
+            if kind != "secret":
+                raise NotFoundError(self._no_such_key(kind, key))
+            return self._verdict(catalog, "", op, KeyState.UNKNOWN, None)
+        state = STATE_OF_STATUS[key_status(found.disabled, found.expires_at, iso(clock.utcnow()))]
+        return self._verdict(catalog, found.scopes or "[]", op, state, found.name or found.id)
+
+    @staticmethod
+    def _operation(catalog: Catalog, name: str) -> str:
+        if name in catalog.operations:
+            return name
+        resolved = catalog.resolve_operations([name])  # unknown names raise, with did-you-mean
+        if len(resolved) == 1 and resolved[0] == name.strip().lower().replace(":", "."):
+            return resolved[0]
+        raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
+                         f"{len(resolved)}; use check_many for groups, lists and all")
+
+    def _verdict(self, catalog: Catalog, scopes: str, operation: str, state: KeyState, ref: str | None) -> Verdict:
+        """decide(), memoised: a verdict depends only on the catalog and these arguments
+        (the key's state is judged before, expiry included) and is immutable, so one
+        instance can answer every call. Bounded, and emptied when the catalog changes."""
+        memo_key = (scopes, operation, state, ref)
+        verdict = self._verdicts.get(memo_key)
+        if verdict is None:
+            from .store.base import decode_scopes
+
+            verdict = decide(catalog, decode_scopes(scopes) if scopes else frozenset(), operation, state, ref)
+            if len(self._verdicts) >= _VERDICT_MEMO_SIZE:
+                self._verdicts = {}
+            self._verdicts[memo_key] = verdict
+        return verdict
+
+    def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:
+        """Verdicts for several operations (ids, groups or ``all``; none = every one)."""
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
+        catalog = self._refresh_catalog()
+        ops = catalog.resolve_operations(operations)
+        known: Key | None = None
+        if key.startswith(tokens.SECRET_PREFIX):
+            if tokens.is_well_formed(key):
+                row = self.store.by("secret_hash", tokens.hash_secret(key))
+                known = self._key(row) if row else None
+                state = STATE_OF_STATUS[known.status] if known else KeyState.UNKNOWN
+            else:
+                state = KeyState.MALFORMED
+        else:
+            known = self.get(key)
+            state = STATE_OF_STATUS[known.status]
+        granted = known.granted if known else frozenset()
+        ref = known.ref if known else None
+        results = tuple(decide(catalog, granted, op, state, ref) for op in ops)
+        return CheckReport(known, worst(r.outcome for r in results), results)
+
+    # -- manifests ---------------------------------------------------------------------------
     def read_manifest(self, text: str, source: str = "manifest") -> "Manifest":
         """Parse and validate manifest TOML text (ManifestError, exit 2, when it is bad).
         ``source`` (the file name) is named in every message and in the audit trail."""
         from .manifest import parse_manifest
 
-        return parse_manifest(text, source, self.catalog, utcnow())
+        if not isinstance(text, str):
+            raise TypeError(f"manifest text must be a str, not {type(text).__name__}")
+        return parse_manifest(text, source, self._refresh_catalog(), clock.utcnow())
 
     def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan":
         """What applying ``manifest`` would change (keyctl/plan.py has the rules).
         Reads only: a store that does not exist yet is planned as empty."""
         from .plan import make_plan
 
-        return make_plan(manifest, self.store.iter_keys(), self.catalog, utcnow(), prune)
+        return make_plan(manifest, self.store.iter_keys(), self._refresh_catalog(), clock.utcnow(), prune)
 
-    def apply(self, plan_or_manifest: "Plan | Manifest", source: str | None = None,
-              prune: bool = False, keyring: bool = False) -> ApplyResult:
-        """Carry out a plan (or plan a manifest and carry that out) in ONE transaction:
-        all of it or none of it. Each change is audited with ``{"manifest": source}``
-        (default: the manifest's file name).
-
-        The plan is made again inside the transaction: a Plan that no longer matches
-        the store (another process wrote in between) raises StoreError and changes
-        nothing. With ``keyring`` the new secrets are stored in the OS keyring before
-        the transaction commits (and removed again if it does not)."""
-        from .plan import CREATE, DELETE, UPDATE, Plan, expiry_at, make_plan
-        from .errors import StoreError
-
-        given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
-        planned = given if given is not None else self.plan(plan_or_manifest, prune)
-        source = source or planned.source
-        backend = None
-        if keyring and planned.of(CREATE):
-            from . import keyring_store
-
-            backend = keyring_store.ensure_backend()  # before anything is written
-        if not planned.has_changes:
-            return ApplyResult(planned, (), backend)
-        catalog = self.catalog
-        stored: list[str] = []  # key ids whose secret went into the keyring
-        with self.store.transaction() as tx:
-            now = utcnow()
-            stamp = iso(now)
-            rows = {row.id: row for row in self.store.iter_keys()}
-            fresh = make_plan(planned.manifest, rows.values(), catalog, now, planned.prune)
-            if given is not None and fresh.actions != given.actions:
-                raise StoreError(
-                    f"the store {self.path} changed after the plan was made (another keyctl wrote "
-                    "to it); nothing was applied: run `keyctl apply` again to see the new plan"
-                )
-            planned = fresh
-            if keyring and backend is None and planned.of(CREATE):
-                from . import keyring_store
-
-                backend = keyring_store.ensure_backend()  # still nothing written
-            tag = {"manifest": source}
-            audit: list[tuple[str, str, str | None, dict]] = []
-            deletes = planned.of(DELETE)
-            tx.delete_keys([a.key_id for a in deletes])
-            for a in deletes:
-                audit.append((stamp, "delete", a.key_id,
-                              {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag))
-            updates: list[tuple[str, dict[str, Any]]] = []
-            for a in planned.of(UPDATE):
-                row, spec = rows[a.key_id], a.spec
-                changes: dict[str, Any] = {}
-                if a.added_scopes or a.removed_scopes:
-                    changes["scopes"] = a.scopes
-                    audit.append((stamp, "scope.set", a.key_id, {
-                        "before": catalog.sorted_ids(row.scopes), "after": catalog.sorted_ids(a.scopes),
-                        "added_prerequisites": [c.scope for c in a.added_prerequisites],
-                        "removed_dependents": []} | tag))
-                details: dict[str, Any] = {}
-                for name, old, new in a.changes:
-                    if name == "description":
-                        changes["description"] = new
-                        details["description"] = [old, new]
-                    elif name == "expires":
-                        changes["expires_at"] = expiry_at(spec, now)
-                        changes["expires_spec"] = spec.expires_spec
-                        details["expires_at"] = [row.expires_at, changes["expires_at"]]
-                        details["expires"] = [old, new]
-                    elif name == "enabled":
-                        changes["disabled"] = not new
-                        audit.append((stamp, "enable" if new else "disable", a.key_id, dict(tag)))
-                if details:
-                    audit.append((stamp, "update", a.key_id, details | tag))
-                updates.append((a.key_id, changes | {"updated_at": stamp}))
-            tx.update_keys(updates)
-            created: list[Created] = []
-            inserts: list[tuple[KeyRow, str]] = []
-            for a in planned.of(CREATE):
-                spec = a.spec
-                secret = tokens.new_secret()
-                row = KeyRow(tokens.new_id(), a.name, spec.description, a.scopes, tokens.hint(secret),
-                             stamp, stamp, expiry_at(spec, now), not spec.enabled, backend is not None,
-                             spec.expires_spec)
-                inserts.append((row, tokens.hash_secret(secret)))
-                created.append(Created(self._key(row, stamp), secret, a.added_prerequisites))
-                audit.append((stamp, "create", row.id, {
-                    "name": a.name, "description": spec.description,
-                    "scopes": catalog.sorted_ids(a.scopes), "expires_at": row.expires_at,
-                    "added_prerequisites": [c.scope for c in a.added_prerequisites],
-                    "enabled": spec.enabled} | tag))
-            tx.insert_keys(inserts)
-            tx.audit_many(audit)
-            if backend is not None:
-                self._store_secrets(created, stored)
-        return ApplyResult(planned, tuple(created), backend)
-
-    @staticmethod
-    def _store_secrets(created: list[Created], stored: list[str]) -> None:
-        """Secrets into the keyring, inside the transaction: a failure removes those
-        already stored and the transaction rolls back, so no key is left whose secret
-        nobody has."""
-        from . import keyring_store
-
-        try:
-            for c in created:
-                keyring_store.store_secret(c.key.id, c.secret)
-                stored.append(c.key.id)
-        except BaseException as exc:
-            # A keyring that stopped answering would make each removal wait for the
-            # timeout too; its entries name key ids that the store will not have.
-            for key_id in [] if isinstance(exc, keyring_store.KeyringTimeout) else stored:
-                try:
-                    keyring_store.delete_secret(key_id)
-                except Exception:  # best effort: the store keeps no key for it anyway
-                    pass
-            raise
-
-    def export(self) -> Exported:
+    def export(self) -> "Exported":
         """The store as a manifest: every named key, sorted by name, without secrets or
         ids. A relative expiry that a manifest gave is exported as given ("90d"); any
         other expiry as the absolute time, so that applying the export changes nothing."""
         from .manifest import dump_manifest, manifest_entry
+        from .models import Exported
 
-        catalog = self.catalog
+        catalog = self._refresh_catalog()
         named: list[KeyRow] = []
         skipped: list[str] = []
         for row in self.store.iter_keys():
@@ -586,134 +390,70 @@ class KeyStore:
         for row in named:
             scopes = catalog.sorted_ids(row.scopes)
             expires = row.expires_spec or row.expires_at
-            entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)
-            data[row.name] = {"scopes": scopes, "description": row.description or None,
+            entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)  # type: ignore[index]
+            data[row.name] = {"scopes": scopes, "description": row.description or None,  # type: ignore[index]
                               "expires": expires, "enabled": not row.disabled}
         return Exported(dump_manifest(entries), data, tuple(skipped))
 
-    # -- decisions -----------------------------------------------------------------------
-    def check(self, key: str, operation: str) -> Verdict:
-        """What the API would do with ``key`` (a secret, id or name) for one operation.
-
-        The hot path of a service: one indexed lookup and set operations."""
-        catalog = self.catalog
-        if operation not in catalog.operations:
-            operation = catalog.resolve_operations([operation])[0]
-        if key.startswith(tokens.SECRET_PREFIX):
-            if not tokens.is_well_formed(key):
-                return self._verdict(catalog, "", operation, KeyState.MALFORMED, None)
-            found = self.store.scopes_by_hash(tokens.hash_secret(key))
-            if found is None:
-                return self._verdict(catalog, "", operation, KeyState.UNKNOWN, None)
-            kid, name, scopes, disabled, expires_at = found
-            state = KeyState.OK
-            if disabled:
-                state = KeyState.DISABLED
-            elif expires_at is not None and expires_at <= iso(utcnow()):
-                state = KeyState.EXPIRED
-            return self._verdict(catalog, scopes, operation, state, name or kid)
-        k = self.get(key)
-        return decide(catalog, k.granted, operation, _STATE_OF_STATUS[k.status], k.ref)
-
-    def _verdict(self, catalog: Catalog, scopes: str, operation: str, state: KeyState, ref: str | None) -> Verdict:
-        """decide(), memoised: a verdict depends only on the catalog and these arguments
-        (the key's state is judged before, expiry included), and it is frozen, so one
-        instance can answer every call. decide() was a third of the time of a check in
-        a service's loop (bench/README.md); the memo is bounded and per catalog."""
-        if self._verdicts_of is not catalog:
-            self._verdicts, self._verdicts_of = {}, catalog
-        memo_key = (scopes, operation, state, ref)
-        verdict = self._verdicts.get(memo_key)
-        if verdict is None:
-            verdict = decide(catalog, frozenset(scopes.split()), operation, state, ref)
-            if len(self._verdicts) >= _VERDICT_MEMO_SIZE:
-                self._verdicts.clear()
-            self._verdicts[memo_key] = verdict
-        return verdict
-
-    def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:
-        """Verdicts for several operations (names, groups or ``all``; none = every one)."""
-        ops = self.catalog.resolve_operations(operations)
-        known: Key | None = None
-        if key.startswith(tokens.SECRET_PREFIX):
-            if tokens.is_well_formed(key):
-                row = self.store.by_hash(tokens.hash_secret(key))
-                known = self._key(row) if row else None
-                state = _STATE_OF_STATUS[known.status] if known else KeyState.UNKNOWN
-            else:
-                state = KeyState.MALFORMED
-        else:
-            known = self.get(key)
-            state = _STATE_OF_STATUS[known.status]
-        granted = known.granted if known else frozenset()
-        ref = known.ref if known else None
-        results = tuple(decide(self.catalog, granted, op, state, ref) for op in ops)
-        return CheckReport(known, worst(r.outcome for r in results), results)
-
     # -- the catalog, replaced ------------------------------------------------------------
-    def catalog_upgrade(self, ref: str, yes: bool = False) -> "CatalogUpgrade":
+    def catalog_upgrade(self, ref: "Catalog | str", yes: bool = False) -> CatalogUpgrade:
         """Replace the store's catalog with ``ref`` (a built-in name or a file), after
         checking every key against it. Without ``yes`` it only reports. With ``yes`` it
         refuses while keys hold scopes the new catalog does not know, and otherwise adds
-        the prerequisites the new catalog requires (audited) and keeps the new text."""
+        the prerequisites the new catalog requires (audited) and keeps the new text.
+        Applied, every key is read and changed under the write lock."""
         new = load_catalog(ref)
         old = self.stored_catalog()
         if old is None:
             raise NotFoundError(
-                f"there is no store at {self.path} yet; choose the catalog of a new store with --catalog {ref}"
+                f"there is no store at {self.store.location} yet; choose the catalog of a new store with --catalog {printable(str(ref))}"
             )
-        unknown: list[tuple[Key, tuple[str, ...]]] = []
-        additions: list[tuple[Key, tuple[Change, ...], frozenset[str]]] = []
-        now = iso(utcnow())
-        for row in self.store.iter_keys():
-            if ALL in row.scopes:
-                continue
-            key = self._key(row, now)
-            strangers = tuple(sorted(s for s in row.scopes if s not in new.scopes))
-            if strangers:
-                unknown.append((key, strangers))
-                continue
-            closed, added = new.closure(row.scopes)
-            if added:
-                additions.append((key, added, closed))
-        report = CatalogUpgrade(old.name, new.name, tuple(unknown), tuple((k, a) for k, a, _ in additions), False)
+        report = _upgrade_report(old.name, new, self.store.iter_keys(), self._key)
         if not yes:
             return report
-        if unknown:
-            names = ", ".join(f"{k.ref} ({', '.join(s)})" for k, s in unknown[:10])
-            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-            raise KeyctlError(
-                f"{len(unknown)} key(s) hold scopes that the catalog '{new.name}' does not know: {names}{more}; "
-                "remove those scopes (`keyctl scope remove KEY SCOPE`) and run the upgrade again"
-            )
-        with self.store.transaction() as tx:
-            for key, added, closed in additions:
-                tx.update_key(key.id, scopes=closed, updated_at=now)
-                tx.audit(now, "scope.add", key.id, {
-                    "before": sorted(key.granted), "after": sorted(closed),
-                    "added_prerequisites": [c.scope for c in added], "removed_dependents": [],
-                    "reason": f"catalog upgrade to '{new.name}'",
-                })
-            tx.set_meta("catalog", new.name)
-            tx.set_meta("catalog_text", new.text)
-            tx.audit(now, "catalog.upgrade", None, {"from": old.name, "to": new.name,
-                                                    "keys_changed": len(additions)})
-        self._catalog = new
-        return CatalogUpgrade(old.name, new.name, (), report.additions, True)
+        with self.store.transaction(create=False) as tx:
+            old = self._catalog_of(tx)
+            report = _upgrade_report(old.name, new, tx.iter_keys(), self._key)
+            if report.unknown:
+                names = ", ".join(f"{k.ref} ({', '.join(s)})" for k, s in report.unknown[:10])
+                more = f" and {len(report.unknown) - 10} more" if len(report.unknown) > 10 else ""
+                raise KeyctlError(
+                    f"{len(report.unknown)} key(s) hold scopes that the catalog '{printable(new.name)}' does not know: "
+                    f"{names}{more}; remove those scopes (`keyctl scope remove KEY SCOPE`) and run the upgrade again"
+                )
+            now = iso(clock.utcnow())
+            tx.update_keys([(k.id, {"scopes": new.closure(k.granted)[0], "updated_at": now})
+                            for k, _ in report.additions])
+            tx.audit_many([(now, "scope.add", k.id, k.name, {
+                "before": sorted(k.granted), "after": sorted(new.closure(k.granted)[0]),
+                "added_prerequisites": [c.scope for c in added], "removed_dependents": [],
+                "reason": f"catalog upgrade to '{new.name}'"}) for k, added in report.additions]
+                + [(now, "catalog.upgrade", None, None, {"from": old.name, "to": new.name,
+                                                        "keys_changed": len(report.additions)})])
+            rev = catalog_rev(new.text)
+            for key, value in (("catalog", new.name), ("catalog_text", new.text), ("catalog_rev", rev)):
+                tx.set_meta(key, value)
+        self._catalog_arg = None
+        self._use(new, rev)
+        return report._replace(applied=True)
 
 
-@dataclass(frozen=True)
-class CatalogUpgrade:
-    """What replacing the store's catalog does: keys whose scopes the new catalog does
-    not know (which block it), and keys that gain prerequisites."""
-
-    old: str
-    new: str
-    unknown: tuple[tuple[Key, tuple[str, ...]], ...]
-    additions: tuple[tuple[Key, tuple[Change, ...]], ...]
-    applied: bool
+def _upgrade_report(old: str, new: Catalog, rows: Iterable[KeyRow], key_of: Callable[..., Key]) -> CatalogUpgrade:
+    unknown: list[tuple[Key, tuple[str, ...]]] = []
+    additions: list[tuple[Key, tuple]] = []
+    now = iso(clock.utcnow())
+    for row in rows:
+        if "all" in row.scopes:
+            continue
+        strangers = tuple(sorted(s for s in row.scopes if s not in new.scopes))
+        if strangers:
+            unknown.append((key_of(row, now), strangers))
+            continue
+        _, added = new.closure(row.scopes)
+        if added:
+            additions.append((key_of(row, now), added))
+    return CatalogUpgrade(old, new.name, tuple(unknown), tuple(additions), False)
 
 
 _STORED_CACHE: dict[str, Catalog] = {}
 _VERDICT_MEMO_SIZE = 4096  # verdicts kept per KeyStore (keys x operations in use)
-_STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}

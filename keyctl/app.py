@@ -7,10 +7,6 @@ is imported at module level: rich, sqlite_utils and keyring are imported by the 
 paths that need them.
 """
 
-# No `from __future__ import annotations` in the modules that define commands: Typer
-# evaluates string annotations with eval(), several times per command on every start
-# (about 9 ms of each keyctl call for all the commands; bench/README.md).
-
 import os
 import sys
 from dataclasses import dataclass, field
@@ -20,8 +16,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import VERSION_TEXT
-from .edge import bug, error, open_keystore, read_key, redact, warn  # noqa: F401 (re-exported)
-from .errors import EXIT_RUNTIME, EXIT_USAGE, KeyctlError
+from .edge import error, expected, failed, open_keystore, read_key, warn  # noqa: F401 (re-exported)
+from .errors import EXIT_RUNTIME, EXIT_USAGE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import KeyStore
@@ -33,53 +29,28 @@ EXIT_CODES_HELP = (
 )
 
 
-# The edge's shared pieces live in keyctl/edge.py (no Typer there: keyctl/fastpath.py
-# uses them too); warn and read_key stay importable from here for the command modules.
-
-
 class KeyctlGroup(TyperGroup):
-    """The error edge: every expected failure becomes one ``error:`` line and its exit
-    code; an unexpected one a short request for a bug report, never a traceback."""
-
-    # keyctl/cli.py's main() lets Typer build only the commands named on the command
-    # line (start-up; see there) and leaves here how to build them all: whatever needs
-    # the others (help, a name not built, a misspelt one, TAB on a command name) does.
-    build_all: Optional[Callable[[], dict]] = None
-
-    def _build_the_rest(self, ctx: Any) -> None:
-        build = KeyctlGroup.build_all
-        if build is not None and ctx.parent is None:
-            KeyctlGroup.build_all = None
-            every = build()
-            every.update((name, cmd) for name, cmd in self.commands.items() if name in every)
-            self.commands = every  # in help order, keeping the commands already built
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        found = super().get_command(ctx, cmd_name)
-        if found is None and KeyctlGroup.build_all is not None:
-            self._build_the_rest(ctx)
-            found = super().get_command(ctx, cmd_name)
-        return found
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        self._build_the_rest(ctx)
-        return super().list_commands(ctx)
+    """The error edge: every failure is caught here, once, and becomes what
+    keyctl/edge.py's ``failed`` prints (one ``error:`` line and its exit code, or a
+    short request for a bug report), never a traceback."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
-        except KeyctlError as exc:
-            error(exc.message)
-            raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            try:
+                rv = super().invoke(ctx)
+            except typer.Exit:
+                _flush()
+                raise
+            _flush()
+            return rv
+        except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:
-            if _click_exception(exc):
+        except BaseException as exc:
+            if _click_exception(exc) or isinstance(exc, SystemExit):
                 raise
-            if os.environ.get("KEYCTL_DEBUG"):
+            if os.environ.get("KEYCTL_DEBUG") and not expected(exc):
                 raise
-            bug(exc)
-            raise typer.Exit(EXIT_RUNTIME) from None
+            raise typer.Exit(failed(exc)) from None
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -103,11 +74,34 @@ class KeyctlGroup(TyperGroup):
         except typer.Abort:
             error("aborted")
             code = EXIT_RUNTIME
+        except OSError as exc:  # help or --version to a closed pipe or a full disk
+            code = failed(_output_error(exc))
         else:
             code = rv if isinstance(rv, int) else 0
+        try:
+            _flush()
+        except BaseException as exc:
+            code = failed(exc)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _flush() -> None:
+    """Everything written out now, so that a failure to write is reported here and not
+    by the interpreter at exit."""
+    from . import render
+
+    render.flush()
+
+
+def _output_error(exc: OSError) -> Exception:
+    from .errors import OutputError
+
+    if isinstance(exc, BrokenPipeError):
+        return OutputError("the reader went away", quiet=True)
+    return OutputError(f"could not write to standard output ({exc.strerror or exc})")
+
 
 
 def _click_exception(exc: BaseException) -> bool:
@@ -205,7 +199,7 @@ def complete_key(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     if ks is None or incomplete.startswith("kc_") or incomplete == "-":
         return []
     try:
-        rows = ks.store.names_by_prefix(incomplete, limit=50)
+        rows = ks.names_by_prefix(incomplete, limit=50)
     except Exception:  # completion must never print an error
         return []
     out = []

@@ -34,6 +34,20 @@ class KeyState(str, Enum):
     EXPIRED = "expired"
 
 
+def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
+    """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
+    both disabled and expired is ``disabled`` (enabling it is the first thing to do,
+    and the expiry is shown beside it)."""
+    if disabled:
+        return "disabled"
+    if expires_at is not None and expires_at <= now_iso:
+        return "expired"
+    return "active"
+
+
+STATUSES = ("active", "disabled", "expired")
+
+
 @dataclass(frozen=True)
 class Status:
     code: int
@@ -132,6 +146,8 @@ def _to_add(catalog: Catalog, missing: tuple[str, ...]) -> tuple[str, ...]:
         implied |= closed - {scope}
     return tuple(s for s in missing if s not in implied) or missing
 
+
+STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}
 
 _STATE_REASON = {
     KeyState.MALFORMED: "rejected: the key is malformed (its checksum does not match); check that it was copied whole",

@@ -1,6 +1,9 @@
-"""What the command line shares at its edge, without importing Typer: warning and error
-lines on stderr (secrets cut to their hint), KEY reading from stdin, opening the store
-with the loose-permissions warning, the bug-report line, and check's exit codes.
+"""The command line's edge, without Typer: the only module that writes to stderr
+(``error:``, ``warning:``, ``note:`` lines and the plan of ``apply --json``), each line
+escaped (no control character or bidi override from text keyctl did not write reaches
+the terminal), cut, and with anything shaped like a secret cut to its hint; reading
+KEY from stdin; opening the store for a command; what a failure prints; check's exit
+codes.
 
 keyctl/app.py (the Typer app) and keyctl/fastpath.py (``check`` and its TAB without
 Typer) both use these, so the two paths print the same thing.
@@ -11,13 +14,14 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from .errors import EXIT_OK, EXIT_REDACTED, EXIT_REJECTED, UsageError
+from .errors import EXIT_OK, EXIT_REDACTED, EXIT_REJECTED, EXIT_RUNTIME, KeyctlError, OutputError, UsageError
+from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import KeyStore
 
-BUG_URL = "https://github.com/keyctl/keyctl/issues"
 MAX_STDIN_SECRET = 4096
+MAX_LINE = 2000  # a stderr line; what it quotes is cut much shorter where it is quoted
 
 # check's exit status by the worst outcome (keyed by the value, so that this table
 # needs no import of the decision engine).
@@ -35,25 +39,81 @@ def redact(text: str) -> str:
     return re.sub(r"kc_[0-9A-Za-z]{4,}", lambda m: f"kc_...{m.group()[-4:]}", text)
 
 
-def warn(message: str) -> None:
-    """A warning line on stderr (never on stdout, so --json output stays clean)."""
-    sys.stderr.write(f"warning: {redact(message)}\n")
-    sys.stderr.flush()
+def _line(prefix: str, message: str) -> None:
+    text = f"{prefix}{redact(printable(message, MAX_LINE))}\n"
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except UnicodeEncodeError:  # an ASCII-only stderr (LC_ALL=C, PYTHONIOENCODING=ascii)
+        sys.stderr.write(text.encode("ascii", "backslashreplace").decode("ascii"))
+        sys.stderr.flush()
+    except OSError:  # stderr itself is gone: nothing can be said
+        pass
 
 
 def error(message: str) -> None:
     """An error line on stderr: ``error: ...``."""
-    sys.stderr.write(f"error: {redact(message)}\n")
-    sys.stderr.flush()
+    _line("error: ", message)
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr (never on stdout, so --json output stays clean)."""
+    _line("warning: ", message)
+
+
+def note(message: str) -> None:
+    """A note on stderr: something to know that is neither wrong nor risky."""
+    _line("note: ", message)
+
+
+def say(message: str) -> None:
+    """A plain line on stderr: a prompt's answer, or data shown beside --json output
+    (the plan of ``apply --json``)."""
+    _line("", message)
 
 
 def bug(exc: BaseException) -> None:
-    """The line for an unexpected failure: no traceback, no locals, a request."""
+    """The line for an unexpected failure: no traceback, no locals, what to report."""
     error(
-        f"keyctl hit an unexpected problem ({type(exc).__name__}). This is a bug: "
-        f"please report it at {BUG_URL} with the command you ran "
+        f"keyctl hit an unexpected problem ({type(exc).__name__}). This is a bug: please report it "
+        "to keyctl's maintainers with the command you ran (secrets left out), the output of "
+        "`keyctl --version` and `keyctl status`, and your operating system "
         "(set KEYCTL_DEBUG=1 to see the traceback; it may show your data)."
     )
+
+
+def expected(exc: BaseException) -> bool:
+    """A failure keyctl knows how to report (the rest are bugs)."""
+    return isinstance(exc, (KeyctlError, BrokenPipeError, KeyboardInterrupt))
+
+
+def failed(exc: BaseException) -> int:
+    """What a command that raised prints, and its exit status: a KeyctlError its
+    ``error:`` line, output that could not be written one line (none for a reader that
+    went away, as ``| head`` does), anything else the bug line."""
+    if isinstance(exc, BrokenPipeError) or (isinstance(exc, OutputError) and exc.quiet):
+        quiet_stdout()
+        return EXIT_RUNTIME
+    if isinstance(exc, KeyctlError):
+        if isinstance(exc, OutputError):
+            quiet_stdout()
+        error(exc.message)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    bug(exc)
+    return EXIT_RUNTIME
+
+
+def quiet_stdout() -> None:
+    """Stdout cannot be written: point it at nothing, so that the interpreter's flush
+    at exit finds nothing to complain about."""
+    import os
+
+    try:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives until exit)
+    except OSError:  # pragma: no cover
+        pass
 
 
 def read_key(ref: str) -> str:
@@ -73,13 +133,9 @@ def read_key(ref: str) -> str:
 
 
 def open_keystore(db: str | None, catalog: str | None) -> "KeyStore":
-    """The KeyStore for --db/--catalog (None: the environment's, then the defaults)."""
+    """The KeyStore for --db/--catalog (None: the environment's, then the defaults).
+    Its warnings (a store others can read, a keyring entry left behind) are warning
+    lines here."""
     from .api import KeyStore
 
-    keystore = KeyStore(db, catalog)
-    # Warned when the store opens as a keyctl store (once): a file keyctl refuses gets
-    # one error line and no advice about its mode.
-    keystore.store.on_loose_permissions = lambda path: warn(
-        f"the store {path} is readable or writable by other users; run `chmod 600 {path}`"
-    )
-    return keystore
+    return KeyStore(db, catalog, on_warning=warn)

@@ -100,3 +100,13 @@ class KeyringError(KeyctlError):
 
 class Aborted(KeyctlError):
     """The user answered no at a confirmation prompt."""
+
+
+class OutputError(KeyctlError):
+    """Standard output could not be written (a full disk, a closed pipe). ``quiet``: a
+    reader that went away (``| head``) while nothing was being changed, which is not
+    worth a message."""
+
+    def __init__(self, message: str, quiet: bool = False) -> None:
+        super().__init__(message)
+        self.quiet = quiet

@@ -68,29 +68,19 @@ def run_check(args: Sequence[str]) -> int | None:
     key, operations = positional[0], positional[1:]
 
     from . import render
-    from .edge import EXIT_FOR_OUTCOME, bug, error, open_keystore, read_key
-    from .errors import EXIT_RUNTIME, KeyctlError
+    from .edge import EXIT_FOR_OUTCOME, expected, failed, open_keystore, read_key
 
     try:
         keystore = open_keystore(options.get("--db"), options.get("--catalog"))
         report = keystore.check_many(read_key(key), operations)
         render.check(report, as_json)
-        sys.stdout.flush()
+        render.flush()
         return EXIT_FOR_OUTCOME[report.outcome.value]
-    except KeyctlError as exc:
-        error(exc.message)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`| head -1`): as Typer's edge does, quietly.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (flushed at exit)
-        return EXIT_RUNTIME
-    except Exception as exc:
-        if os.environ.get("KEYCTL_DEBUG"):
+    except BaseException as exc:
+        if os.environ.get("KEYCTL_DEBUG") and not expected(exc):
             raise
-        bug(exc)
-        return EXIT_RUNTIME
+        return failed(exc)
+
 
 
 def complete_bash(env: Mapping[str, str]) -> str | None:

@@ -1,7 +1,12 @@
-"""The only place that prints data. JSON for scripts (stable field names, a contract:
-README "JSON shapes"); Rich tables for people, imported lazily because ``import
-rich.table`` alone costs 35-40 ms. ``check`` prints plain lines so that it stays fast
-in shell loops. Warnings and errors never come here: they go to stderr (app.warn).
+"""The only place that prints data, to stdout. JSON for scripts (stable field names, a
+contract: README "JSON shapes"); Rich tables for people, imported lazily (it is heavy).
+``check`` prints plain lines so that it stays fast in shell loops. Warnings, errors and
+notes never come here: they go to stderr through keyctl/edge.py.
+
+Text keyctl did not write (names, descriptions, catalog text, user names) is escaped
+before it reaches a terminal. A stdout that cannot encode non-ASCII text (LC_ALL=C,
+PYTHONIOENCODING=ascii) gets ASCII marks and JSON with escaped characters. A write
+that fails raises OutputError (a closed pipe: quietly, unless a change depends on it).
 """
 
 from __future__ import annotations
@@ -11,29 +16,67 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from .errors import OutputError
+from .text import printable
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import CheckReport, Created, Key, KeyDetail, LogEntry, ScopeChange
-    from .api import ApplyResult, Exported
-    from .plan import Plan
     from .catalog import Catalog
+    from .models import ApplyResult, CheckReport, Created, Exported, Key, KeyDetail, LogEntry, ScopeChange
+    from .plan import Plan
+
+
+def ascii_only() -> bool:
+    """True when stdout cannot encode the marks keyctl prints (✔, …)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✔◐✘…é".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        if getattr(sys.stdout, "errors", "strict") == "strict" and hasattr(sys.stdout, "reconfigure"):
+            # User text (a description) may still hold non-ASCII: escape it, never crash.
+            sys.stdout.reconfigure(errors="backslashreplace")
+        return True
+    return False
+
+
+def write(text: str, during_change: bool = False) -> None:
+    """Text to stdout; OutputError when it cannot be written."""
+    try:
+        sys.stdout.write(text)
+    except OSError as exc:
+        raise _output_error(exc, during_change) from None
+
+
+def flush(during_change: bool = False) -> None:
+    """Everything written so far, out now: a secret must reach its reader before the
+    change that made it commits."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        raise _output_error(exc, during_change) from None
+
+
+def _output_error(exc: OSError, during_change: bool) -> OutputError:
+    broken = isinstance(exc, BrokenPipeError)
+    reason = "the reader went away" if broken else (exc.strerror or str(exc))
+    return OutputError(f"could not write to standard output ({reason})", quiet=broken and not during_change)
 
 
 def out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    write(text + "\n")
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write(json.dumps(data, indent=2, ensure_ascii=ascii_only()) + "\n")
 
 
 def emit_json_stream(items: Iterable[dict]) -> None:
     """A JSON array written item by item: constant memory for any number of keys."""
-    write = sys.stdout.write
+    ascii_ = ascii_only()
     first = True
     write("[")
     for item in items:
         write("\n  " if first else ",\n  ")
-        write(json.dumps(item, ensure_ascii=False))
+        write(json.dumps(item, ensure_ascii=ascii_))
         first = False
     write("\n]\n" if not first else "]\n")
 
@@ -64,10 +107,11 @@ def _table(*columns: str) -> Any:
 _NO_WRAP = {"ID", "STATUS", "CREATED", "EXPIRES", "AT", "KEY", "ACTION", "OPERATION", "OUTCOME"}
 
 
-def _esc(text: Any) -> str:
+def _esc(text: Any, limit: int = 10_000) -> str:
+    """User text for a Rich cell: terminal escapes made visible, markup escaped."""
     from rich.markup import escape
 
-    return escape("" if text is None else str(text))
+    return escape(printable("" if text is None else str(text), limit))
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -88,7 +132,7 @@ def _key_lines(key: "Key", catalog: "Catalog") -> None:
     out(f"{label}: {key.status}")
     out(f"  scopes:   {', '.join(catalog.compact(key.granted))}")
     if key.description:
-        out(f"  description: {key.description}")
+        out(f"  description: {printable(key.description, 10_000)}")
     out(f"  expires:  {key.expires_at or 'never'}")
 
 
@@ -129,7 +173,6 @@ def created(result: "Created", as_json: bool, catalog: "Catalog", stored_in: str
         out(f"secret:  stored in the keyring ({stored_in}); read it with `keyctl secret {result.key.ref}`")
     if show_secret:
         out(f"secret:  {result.secret}")
-        sys.stderr.write("note: the secret is shown only this once; keyctl keeps only its hash.\n")
 
 
 def secret(key: "Key", value: str, as_json: bool) -> None:
@@ -160,7 +203,7 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
         emit_json(data)
         return
     rows = [
-        ("id", k.id), ("name", k.name or "-"), ("description", k.description or "-"),
+        ("id", k.id), ("name", k.name or "-"), ("description", printable(k.description or "-", 10_000)),
         ("scopes", ", ".join(catalog.sorted_ids(k.granted))), ("status", k.status),
         ("created", k.created_at), ("updated", k.updated_at), ("expires", k.expires_at or "never"),
         ("secret", f"kc_...{k.hint}" + ("  (in the keyring)" if k.in_keyring else "")),
@@ -171,13 +214,18 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
     out()
     table = _table("OPERATION", "OUTCOME", "CONSUMES AN OPERATION")
     for op, outcome in result.operations.items():
-        table.add_row(op, _SYMBOL[outcome] + " " + outcome, "yes" if catalog.operations[op].billable else "no")
+        table.add_row(op, _mark(outcome), "yes" if catalog.operations[op].billable else "no")
     _console().print(table)
 
 
 # --- check -----------------------------------------------------------------------------
 _SYMBOL = {"allowed": "✔", "redacted": "◐", "rejected": "✘"}
 _ANSI = {"allowed": "\033[32m", "redacted": "\033[33m", "rejected": "\033[31m"}
+
+
+def _mark(outcome: str) -> str:
+    """``✔ allowed``, or ``[allowed]`` where stdout takes only ASCII."""
+    return f"[{outcome}]" if ascii_only() else f"{_SYMBOL[outcome]} {outcome}"
 
 
 def check(report: "CheckReport", as_json: bool) -> None:
@@ -192,14 +240,14 @@ def check(report: "CheckReport", as_json: bool) -> None:
     width = max(len(v.operation) for v in report.results)
     for v in report.results:
         outcome = v.outcome.value
-        mark = f"{_SYMBOL[outcome]} {outcome:<8}"
+        mark = f"{_mark(outcome):<10}"
         if color:
             mark = f"{_ANSI[outcome]}{mark}\033[0m"
         extra = []
         if v.missing_scopes:
             extra.append(f"missing: {', '.join(v.missing_scopes)}")
         if v.redacted:
-            extra.append(f"hidden: {', '.join(v.redacted)}")
+            extra.append(f"hidden: {printable(', '.join(v.redacted))}")
         extra.append("consumes an Operation" if v.billable else "free")
         out(f"{mark}  {v.operation:<{width}}  {v.reason}  [{'; '.join(extra)}]")
 
@@ -280,12 +328,10 @@ def _manifest_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def plan(p: "Plan", catalog: "Catalog", to_stderr: bool = False) -> None:
+def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
     """The plan of ``apply``: ``+`` create, ``~`` update, ``-`` delete, ``=`` unchanged,
-    then ``N to create, N to update, N to delete``. On stderr under --json, so that
-    stdout stays pure JSON."""
-    stream = sys.stderr if to_stderr else sys.stdout
-    color = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    then ``N to create, N to update, N to delete``. (On stdout; under --json the command
+    shows it on stderr, so that stdout stays pure JSON.)"""
     lines: list[str] = []
     for a in p.actions:
         head = f"{_PLAN_MARK[a.kind]} {a.name}"
@@ -316,22 +362,26 @@ def plan(p: "Plan", catalog: "Catalog", to_stderr: bool = False) -> None:
         summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {p.source} "
                     "and stay (--prune deletes them)")
     lines.append(summary)
-    stream.write("\n".join(lines) + "\n")
-    stream.flush()
+    return lines
+
+
+def plan(p: "Plan", catalog: "Catalog") -> None:
+    for line in plan_lines(p, catalog, _color()):
+        out(line)
 
 
 def _emit_json_lists(data: dict) -> None:
     """A JSON object whose lists are written one item per line. json.dumps with indent
     runs the pure-Python encoder: for 10,000 keys, about a second of `apply`."""
-    write = sys.stdout.write
+    ascii_ = ascii_only()
     fields = list(data.items())
     write("{\n")
     for n, (name, value) in enumerate(fields):
         write(f"  {json.dumps(name)}: ")
         if isinstance(value, list) and value:
-            write("[\n" + ",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value) + "\n  ]")
+            write("[\n" + ",\n".join("    " + json.dumps(v, ensure_ascii=ascii_) for v in value) + "\n  ]")
         else:
-            write(json.dumps(value, ensure_ascii=False))
+            write(json.dumps(value, ensure_ascii=ascii_))
         write(",\n" if n < len(fields) - 1 else "\n")
     write("}\n")
 
@@ -378,7 +428,6 @@ def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None
     out()
     for name, kid, secret in rows:
         out(f"{name:<{wide[0]}}  {kid:<{wide[1]}}  {secret}")
-    sys.stderr.write("note: the secrets are shown only this once; keyctl keeps only their hashes.\n")
 
 
 def exported(result: "Exported", as_json: bool) -> None:
@@ -387,7 +436,7 @@ def exported(result: "Exported", as_json: bool) -> None:
     if as_json:
         emit_json({"keys": result.keys})
         return
-    sys.stdout.write(result.text)
+    write(result.text)
 
 
 # --- catalogs ------------------------------------------------------------------------------
@@ -404,7 +453,8 @@ def catalog_list(catalogs: "list[Catalog]", default: str, as_json: bool) -> None
 
 
 def catalog_validation(file: str, catalog: "Catalog | None", problems: "tuple[str, ...]", as_json: bool) -> None:
-    """``catalog validate``: problems go to stderr, one ``error:`` line each."""
+    """``catalog validate``: JSON, or for a valid catalog one line (the command puts the
+    problems of an invalid one on stderr)."""
     if as_json:
         emit_json({
             "file": file, "valid": catalog is not None, "name": catalog.name if catalog else None,
@@ -412,10 +462,8 @@ def catalog_validation(file: str, catalog: "Catalog | None", problems: "tuple[st
         })
         return
     if catalog is None:
-        for problem in problems:
-            sys.stderr.write(f"error: {file}: {problem}\n")
         return
-    out(f"{file}: valid catalog '{catalog.name}': {len(catalog.scopes)} scopes, "
+    out(f"{printable(file)}: valid catalog '{printable(catalog.name)}': {len(catalog.scopes)} scopes, "
         f"{len(catalog.groups)} groups, {len(catalog.operations)} operations")
 
 

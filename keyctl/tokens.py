@@ -105,9 +105,14 @@ def name_problem(name: str) -> str | None:
 _UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+MAX_DESCRIPTION = 1024  # characters: a sentence or a paragraph, not a document
+
+
 def description_problem(text: str) -> str | None:
     """Why ``text`` cannot be a key's description, or None when it can. A description
     is printed to terminals by `show`: it may not carry control characters."""
+    if len(text) > MAX_DESCRIPTION:
+        return f"a description has at most {MAX_DESCRIPTION} characters (this one has {len(text)})"
     found = _UNSAFE_TEXT.search(text)
     if found:
         return f"a description may not hold control characters (found U+{ord(found.group()):04X})"

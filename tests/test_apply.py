@@ -14,7 +14,7 @@ import keyring.core
 import pytest
 from keyring.backend import KeyringBackend
 
-import keyctl.api
+import keyctl.when
 from keyctl.api import KeyStore
 from keyctl.errors import ManifestError, StoreError
 from conftest import rows
@@ -106,7 +106,7 @@ def test_apply_creates_keys_and_prints_each_secret_once(run, tmp_path, db_path):
     assert set(table) == {"ci-bot", "etl"}
     ci = key_row(db_path, "ci-bot")
     assert ci["id"] == table["ci-bot"][0]
-    assert ci["scopes"] == "inputs.get inputs.patch predict.call predict.feedback"
+    assert ci["scopes"] == '["inputs.get","inputs.patch","predict.call","predict.feedback"]'
     assert ci["description"] == "CI predictions"
     assert ci["expires_spec"] == "90d"
     delta = parse(ci["expires_at"]) - parse(ci["created_at"])
@@ -169,7 +169,7 @@ scopes = ["inputs.add", "inputs.get"]
     assert "SECRET" not in r.stdout  # no new secret to show
     row = key_row(db_path, "ci-bot")
     assert row["id"] == ci_id  # the same key, updated in place
-    assert row["scopes"] == "predict.call search"
+    assert row["scopes"] == '["predict.call","search"]'
     assert row["description"] == "CI, searching"
     assert row["expires_spec"] == "30d"
     assert parse(row["expires_at"]) - parse(row["updated_at"]) == timedelta(days=30)
@@ -205,7 +205,7 @@ def test_all_and_groups_compare_after_closure(run, tmp_path, db_path):
     r = run("apply", write(tmp_path, '[keys.admin]\nscopes = ["all"]\n[keys.m]\nscopes = '
                                      '["models.patch", "models.add", "models.delete"]\n'))
     assert plan_lines(r.stdout) == ["= admin", "= m"]  # models.patch brings get and train
-    assert key_row(db_path, "admin")["scopes"] == "all"
+    assert key_row(db_path, "admin")["scopes"] == '["all"]'
 
 
 # --- unchanged / idempotence -------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_audit_entries_carry_the_manifest_file_name(run, tmp_path, db_path):
 # --- relative expiry ----------------------------------------------------------------------
 def shift_clock(monkeypatch, days: int) -> datetime:
     later = datetime.now(timezone.utc) + timedelta(days=days)
-    monkeypatch.setattr(keyctl.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keyctl.when, "utcnow", lambda: later)
     return later
 
 

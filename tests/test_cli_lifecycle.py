@@ -30,8 +30,9 @@ def create(run, *scopes: str, name: str | None = None, extra: tuple[str, ...] = 
     return r.json
 
 
-def stored_scopes(db_path: Path, key_id: str) -> str:
-    return rows(db_path, "SELECT scopes FROM keys WHERE id = ?", key_id)[0][0]
+def stored_scopes(db_path: Path, key_id: str) -> list[str]:
+    """The key's scopes as the store holds them: a JSON array of sorted ids."""
+    return json.loads(rows(db_path, "SELECT scopes FROM keys WHERE id = ?", key_id)[0][0])
 
 
 def parse(ts: str) -> datetime:
@@ -53,7 +54,7 @@ def test_create_prints_the_secret_id_and_scopes(run, db_path):
     assert key_id.startswith("key_") and "(ci-bot)" in lines["key"]
     assert lines["scopes"].strip() == "predict.call, predict.feedback"
     assert rows(db_path, "SELECT id, name, scopes FROM keys") == [
-        (key_id, "ci-bot", "predict.call predict.feedback")
+        (key_id, "ci-bot", '["predict.call","predict.feedback"]')
     ]
 
 
@@ -100,14 +101,14 @@ def test_create_scope_repeats_comma_lists_groups_and_display_form(run, db_path):
     assert data["scopes"] == [
         "concepts.add", "concepts.get", "concepts.patch", "inputs.get", "predict.call", "search",
     ]
-    assert stored_scopes(db_path, data["id"]) == "concepts.add concepts.get concepts.patch inputs.get predict.call search"
+    assert stored_scopes(db_path, data["id"]) == ["concepts.add", "concepts.get", "concepts.patch", "inputs.get", "predict.call", "search"]
 
 
 def test_create_with_all(run, db_path):
     data = create(run, "all", "inputs.get")
     assert data["scopes"] == ["all"]
     assert data["added_prerequisites"] == []
-    assert stored_scopes(db_path, data["id"]) == "all"
+    assert stored_scopes(db_path, data["id"]) == ["all"]
 
 
 def test_create_needs_a_scope(run, db_path):
@@ -153,7 +154,7 @@ def test_a_taken_name_is_a_runtime_error(run, db_path):
     r = run("create", "--scope", "predict", "--name", "dup")
     assert r.code == 1
     assert r.stderr.startswith("error: ") and "taken" in r.stderr
-    assert rows(db_path, "SELECT id, scopes FROM keys") == [(first["id"], "search")]
+    assert rows(db_path, "SELECT id, scopes FROM keys") == [(first["id"], '["search"]')]
     assert [a for (a,) in rows(db_path, "SELECT action FROM audit")] == ["create"]
 
 
@@ -291,11 +292,11 @@ def test_expired_and_disabled_statuses(run, db_path):
 
 
 def test_a_key_expires_when_its_time_passes(run, monkeypatch):
-    import keyctl.api
+    import keyctl.when
 
     data = create(run, "search", name="brief", extra=("--expires", "90m"))
     later = parse(data["expires_at"]) + timedelta(seconds=1)
-    monkeypatch.setattr(keyctl.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keyctl.when, "utcnow", lambda: later)
     assert run("list", "--json").json[0]["status"] == "expired"
     r = run("check", "brief", "search", "--json")
     assert r.code == 4
@@ -372,7 +373,7 @@ def test_scope_add_adds_prerequisites_with_warnings(run, db_path):
         "warning: inputs.patch requires inputs.get; added inputs.get",
         "warning: models.train requires models.get; added models.get",
     ]
-    assert stored_scopes(db_path, data["id"]) == "inputs.get inputs.patch models.get models.train search"
+    assert stored_scopes(db_path, data["id"]) == ["inputs.get", "inputs.patch", "models.get", "models.train", "search"]
 
 
 def test_scope_add_of_a_held_prerequisite_does_not_warn(run):
@@ -395,7 +396,7 @@ def test_scope_remove_removes_dependents_with_warnings(run, db_path):
     assert r.json["scopes"] == ["search"]
     assert r.json["removed_dependents"] == ["inputs.patch", "inputs.delete"]
     assert r.json["added_prerequisites"] == []
-    assert stored_scopes(db_path, data["id"]) == "search"
+    assert stored_scopes(db_path, data["id"]) == ["search"]
 
 
 def test_scope_remove_from_all_expands_first(run, db_path):
@@ -407,7 +408,7 @@ def test_scope_remove_from_all_expands_first(run, db_path):
     expected = sorted(set(builtin().scopes) - {"models.get", "models.patch", "models.delete", "models.train"})
     assert r.json["scopes"] == expected
     assert sorted(r.json["removed_dependents"]) == ["models.delete", "models.patch", "models.train"]
-    assert stored_scopes(db_path, data["id"]) == " ".join(expected)
+    assert stored_scopes(db_path, data["id"]) == sorted(expected)
 
 
 def test_scope_remove_of_an_unheld_scope_changes_nothing(run, db_path):
@@ -417,7 +418,7 @@ def test_scope_remove_of_an_unheld_scope_changes_nothing(run, db_path):
     assert r.code == 0
     assert r.json["scopes"] == ["search"]
     assert r.json["removed_dependents"] == []
-    assert warnings(r.stderr) == []
+    assert warnings(r.stderr) == ["warning: ci does not hold inputs.get; nothing to remove"]
     assert rows(db_path, "SELECT * FROM keys") == before
     assert [a for (a,) in rows(db_path, "SELECT action FROM audit")] == ["create"]
     assert data["id"]
@@ -442,7 +443,7 @@ def test_scope_set_replaces_and_closes(run, db_path):
     assert r.json["scopes"] == ["models.get", "models.patch", "models.train", "predict.call", "predict.feedback"]
     assert sorted(r.json["added_prerequisites"]) == ["models.get", "models.train"]
     assert len(warnings(r.stderr)) == 2
-    assert stored_scopes(db_path, data["id"]) == "models.get models.patch models.train predict.call predict.feedback"
+    assert stored_scopes(db_path, data["id"]) == ["models.get", "models.patch", "models.train", "predict.call", "predict.feedback"]
 
 
 def test_scope_commands_usage_errors(run, db_path):
@@ -544,7 +545,7 @@ def test_rotate_gives_a_new_secret_and_the_old_stops(run, db_path):
     fresh = run("check", new["secret"], "inputs.get", "--json")
     assert fresh.code == 3  # redacted: no concepts.get
     assert fresh.json["key"] == {"id": data["id"], "name": "ci"}
-    assert rows(db_path, "SELECT id, name, scopes, hint FROM keys") == [(data["id"], "ci", "inputs.get inputs.patch", new["hint"])]
+    assert rows(db_path, "SELECT id, name, scopes, hint FROM keys") == [(data["id"], "ci", '["inputs.get","inputs.patch"]', new["hint"])]
 
 
 def test_rotate_human_output_shows_secret_once(run):
@@ -623,7 +624,8 @@ def test_delete_yes_keeps_the_audit_trail(run, db_path):
     assert [e["action"] for e in r.json] == ["delete", "disable", "create"]
     assert r.json[0]["details"]["name"] == "ci"
     assert run("show", data["id"]).code == 1
-    assert run("log", "ci").code == 1  # the name is gone with the key
+    by_name = run("log", "ci", "--json")  # the trail is found by the name the key had
+    assert by_name.code == 0 and by_name.json == r.json
     assert run("delete", "ci", "--yes").code == 1
 
 
@@ -650,7 +652,7 @@ def test_log_records_every_action_newest_first(run, db_path):
         ("scope.add", data["id"]), ("update", data["id"]), ("create", data["id"]),
     ]
     for e in entries:
-        assert set(e) == {"at", "actor", "action", "key_id", "details"}
+        assert set(e) == {"at", "actor", "action", "key_id", "key_name", "details"}
         assert isinstance(e["details"], dict)
         assert e["actor"] == getpass.getuser()
         assert e["at"].endswith("Z")

@@ -9,7 +9,7 @@ import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import keyctl.api
+import keyctl.when
 
 
 def plan_lines(text: str) -> list[str]:
@@ -87,7 +87,7 @@ def test_export_keeps_the_manifest_relative_expiry(run, tmp_path, monkeypatch):
     assert exported["keys"]["ci-bot"]["expires"] == "90d"
     # Weeks later the export still says 90d, and applying it changes nothing.
     later = datetime.now(timezone.utc) + timedelta(days=40)
-    monkeypatch.setattr(keyctl.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keyctl.when, "utcnow", lambda: later)
     out = tmp_path / "out.toml"
     export_to(run, out)
     assert plan_lines(run("apply", str(out), "--dry-run").stdout) == ["= ci-bot"]
@@ -96,7 +96,7 @@ def test_export_keeps_the_manifest_relative_expiry(run, tmp_path, monkeypatch):
 def test_round_trip_of_an_expired_key(run, tmp_path, monkeypatch):
     assert run("create", "--name", "old", "--scope", "search", "--expires", "1d").code == 0
     later = datetime.now(timezone.utc) + timedelta(days=5)
-    monkeypatch.setattr(keyctl.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keyctl.when, "utcnow", lambda: later)
     assert run("show", "old", "--json").json["status"] == "expired"
     path = tmp_path / "team.toml"
     export_to(run, path)

@@ -285,14 +285,26 @@ def test_a_nearly_full_disk_refuses_writes_and_keeps_the_store(tmpfs, run) -> No
     before = _snapshot(path)[0]
     listed = run("--db", str(path), "list", "--json")
     assert listed.code == 0 and len(listed.json) == 2, listed
-    for args in (("create", "--name", "gamma", "--scope", "predict", "--description", "x" * 20000),
-                 ("rotate", "alpha"), ("delete", "beta", "--yes")):
-        line = _one_error(run("--db", str(path), *args))
+    shown = []
+    for args in (("create", "--name", "gamma", "--scope", "predict", "--description", "x" * 1000),
+                 ("rotate", "alpha", "--json"), ("delete", "beta", "--yes")):
+        r = run("--db", str(path), *args)
+        if args[0] == "delete":
+            line = _one_error(r)
+        else:
+            # The secret is written out before the change commits (so that no key is made
+            # whose secret nobody saw); the commit then fails, and the line says so.
+            assert r.code == 1 and len(r.stderr.splitlines()) == 1, r
+            line = r.stderr.strip()
+            assert "does not work" in line and ("not created" in line or "not rotated" in line)
+            shown.append(r.stdout.split("kc_")[1][:36])
         assert "full" in line
     assert _snapshot(path)[0] == before
     (mnt / "filler").unlink()
     after = run("--db", str(path), "list", "--json")
     assert [k["name"] for k in after.json] == ["alpha", "beta"]
+    for secret in shown:  # what was printed never became a key's secret
+        assert run("--db", str(path), "check", "kc_" + secret, "predict.call").code == 4
     assert _integrity(path) == "ok"
     assert run("--db", str(path), "create", "--name", "gamma", "--scope", "predict").code == 0
 
@@ -328,13 +340,13 @@ def test_a_file_size_limit_refuses_writes_in_a_real_process(tmp_path: Path) -> N
 
     listed = keyctl("list", "--json")
     assert listed.returncode == 0, listed.stderr
-    made = keyctl("create", "--scope", "predict", "--description", "x" * 60000)
+    made = keyctl("create", "--scope", "predict", "--description", "x" * 1000)
     assert made.returncode == 1, made
     assert "Traceback" not in made.stderr
     lines = made.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "could not be written" in lines[0]
     assert _snapshot(path)[0] == before
-    assert KeyStore(path).store.count() == 2
+    assert KeyStore(path).store.counts()["total"] == 2
 
 
 # --- SIGKILL in the middle of a batch ----------------------------------------------------
@@ -389,20 +401,20 @@ def test_sigkill_during_a_loop_of_creates_leaves_only_whole_keys(tmp_path: Path,
 BATCH = r"""
 import sys
 from keyctl import tokens
-from keyctl.store import KeyRow, Store
-store = Store(sys.argv[1])
+from keyctl.store import KeyRow, open_store
+store = open_store(sys.argv[1])
 n = int(sys.argv[2])
 with store.transaction() as tx:
     # A small page cache makes SQLite spill the open transaction into the WAL, as a
     # batch of thousands of keys does on its own: the crash leaves uncommitted frames.
-    tx.db.conn.execute("PRAGMA cache_size = 20")
+    tx._run("PRAGMA cache_size = 20")
     rows, audits = [], []
     for i in range(n):
         secret = tokens.new_secret()
         row = KeyRow(tokens.new_id(), f"batch-{i}", None, frozenset({"predict.call"}),
                      tokens.hint(secret), "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", None, False)
         rows.append((row, tokens.hash_secret(secret)))
-        audits.append(("2026-01-01T00:00:00Z", "create", row.id, {"name": row.name}))
+        audits.append(("2026-01-01T00:00:00Z", "create", row.id, row.name, {"name": row.name}))
     tx.insert_keys(rows)
     tx.audit_many(audits)
     print("inserted", flush=True)

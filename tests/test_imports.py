@@ -118,8 +118,25 @@ def test_list_json_imports_nothing_heavy(tmp_path, small_store):
     assert heavy(modules) == []
 
 
-def test_a_write_does_import_sqlite_utils(tmp_path, small_store):
-    """The discipline test above can fail: a write path shows the library in the list."""
-    p, modules = keyctl_modules(tmp_path, "create", "-n", "another", "-s", "search")
+@pytest.mark.parametrize("args", [
+    ("create", "-n", "another", "-s", "search"),
+    ("scope", "add", "user-0", "inputs.get"),
+    ("scope", "remove", "NAME", "inputs.get"),
+    ("update", "user-1", "--description", "a key"),
+    ("show", "user-2", "--json"),
+    ("disable", "user-2"),
+    ("rotate", "user-1", "--json"),
+    ("delete", "user-0", "--yes"),
+], ids=lambda a: " ".join(a[:2]))
+def test_commands_on_an_existing_store_import_no_sqlite_utils(tmp_path, small_store, args):
+    """Writes are plain sqlite3; sqlite-utils builds and migrates stores only."""
+    p, modules = keyctl_modules(tmp_path, *args)
+    assert p.returncode == 0, p.stderr
+    assert heavy(modules, ("sqlite_utils", "rich", "keyring")) == []
+
+
+def test_the_write_that_creates_the_store_does_import_sqlite_utils(tmp_path):
+    """The discipline test above can fail: the path that builds a store shows the library."""
+    p, modules = keyctl_modules(tmp_path, "create", "-n", "first", "-s", "search")
     assert p.returncode == 0, p.stderr
     assert "sqlite_utils" in modules

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keyring
 import keyring.core
+from conftest import rows
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringLocked, PasswordDeleteError, PasswordSetError
@@ -275,17 +276,32 @@ def test_rotate_keyring_puts_a_key_created_without_it_in_the_keyring(run, memory
     assert key_json(run, "ci")["in_keyring"] is True
 
 
-def test_rotate_without_keyring_removes_the_stale_entry(run, memory, db_path):
+def test_rotate_no_keyring_takes_the_secret_out_and_removes_the_stale_entry(run, memory, db_path):
     run("create", "-n", "ci", "-s", "predict", "--keyring")
     key_id = key_json(run, "ci")["id"]
-    r = run("rotate", "ci", "--json")
+    r = run("rotate", "ci", "--no-keyring", "--json")
     assert r.code == 0, r
     assert r.json["secret"].startswith("kc_") and r.json["in_keyring"] is False and r.json["stored_in"] is None
-    assert "warning: the secret of ci in the keyring is now stale; removing it" in r.stderr
+    assert "warning: the secret of ci in the keyring is now stale; removed it" in r.stderr
     assert memory.entries == {}
     assert stored(db_path, key_id)[0] == 0
     assert run("secret", "ci").code == 1
     assert run("check", r.json["secret"], "predict.call").code == 0
+
+
+def test_rotate_of_a_key_in_the_keyring_keeps_it_there_and_prints_no_secret(run, memory, db_path):
+    run("create", "-n", "ci", "-s", "predict", "--keyring")
+    key_id = key_json(run, "ci")["id"]
+    old = memory.entries[(SERVICE, key_id)]
+    r = run("rotate", "ci")
+    assert r.code == 0, r
+    assert "kc_" not in r.stdout and "stored in the keyring" in r.stdout
+    new = memory.entries[(SERVICE, key_id)]
+    assert new != old and stored(db_path, key_id)[0] == 1
+    assert run("secret", "ci").stdout.strip() == new
+    assert run("check", new, "predict.call").code == 0 and run("check", old, "predict.call").code == 4
+    shown = run("rotate", "ci", "--show-secret", "--json")
+    assert shown.json["secret"] == memory.entries[(SERVICE, key_id)] and shown.json["in_keyring"] is True
 
 
 def test_rotate_of_a_key_outside_the_keyring_does_not_touch_it(run, monkeypatch):
@@ -336,52 +352,40 @@ def test_delete_when_the_keyring_is_locked_deletes_and_warns(run, monkeypatch):
     assert (SERVICE, key_id) in backend.entries
 
 
-# --- the keyring write fails after the key was written -------------------------------------
+# --- the keyring write fails: nothing changes ---------------------------------------------
 @pytest.mark.parametrize("as_json", [False, True])
-def test_create_when_the_keyring_write_fails_prints_the_secret_and_exits_1(run, monkeypatch, db_path, as_json):
+def test_create_when_the_keyring_write_fails_creates_nothing(run, monkeypatch, db_path, as_json):
     use(monkeypatch, RefusingKeyring())
     r = run("create", "-n", "ci", "-s", "predict", "--keyring", *(["--json"] if as_json else []))
-    assert r.code == 1
-    if as_json:
-        secret = r.json["secret"]
-        assert r.json["in_keyring"] is False and r.json["stored_in"] is None
-    else:
-        secret = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("secret:")][0]
-    assert secret.startswith("kc_")
+    assert r.code == 1 and r.stdout == "", r
     assert "error: the keyring failed to store the secret of key_" in r.stderr
-    assert "PasswordSetError" in r.stderr and "its secret is printed above instead" in r.stderr
-    assert secret not in r.stderr and secret[3:] not in r.stderr
-    # Nothing is lost: the key exists, says it is not in the keyring, and the secret works.
-    assert key_json(run, "ci")["in_keyring"] is False
-    assert run("check", secret, "predict.call").code == 0
+    assert "PasswordSetError" in r.stderr and "the key was not created" in r.stderr
+    assert "kc_" not in r.stderr
+    assert run("list", "--json").json == []
+    assert [a for (a,) in rows(db_path, "SELECT action FROM audit")] == []
 
 
-def test_rotate_when_the_keyring_write_fails_prints_the_secret_and_drops_the_old_entry(run, monkeypatch, memory):
+def test_rotate_when_the_keyring_write_fails_changes_nothing(run, monkeypatch, memory):
     run("create", "-n", "ci", "-s", "predict", "--keyring")
     key_id = key_json(run, "ci")["id"]
     old = memory.entries[(SERVICE, key_id)]
     refusing = use(monkeypatch, RefusingKeyring())
     refusing.entries = dict(memory.entries)
     r = run("rotate", "ci", "--keyring")
-    assert r.code == 1
-    secret = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("secret:")][0]
-    assert secret != old and secret not in r.stderr
-    assert "ci was rotated all the same" in r.stderr
-    assert refusing.entries == {}  # the old secret does not linger
-    assert key_json(run, "ci")["in_keyring"] is False
-    assert run("check", secret, "predict.call").code == 0
+    assert r.code == 1 and r.stdout == "", r
+    assert "the key was not rotated: its old secret still works" in r.stderr
+    assert refusing.entries == {(SERVICE, key_id): old}  # the old secret is still there
+    assert key_json(run, "ci")["in_keyring"] is True
+    assert run("check", old, "predict.call").code == 0
 
 
 # --- a keyring that does not answer --------------------------------------------------------
-def test_create_with_a_hanging_keyring_times_out_and_prints_the_secret(run, hanging, db_path):
+def test_create_with_a_hanging_keyring_times_out_and_creates_nothing(run, hanging, db_path):
     r = run("create", "-n", "ci", "-s", "predict", "--keyring")
-    assert r.code == 1
+    assert r.code == 1 and r.stdout == "", r
     assert "the keyring did not answer within 0.5 s" in r.stderr
     assert "KEYCTL_KEYRING_TIMEOUT" in r.stderr
-    secret = [line.split()[1] for line in r.stdout.splitlines() if line.startswith("secret:")][0]
-    assert secret not in r.stderr
-    assert key_json(run, "ci")["in_keyring"] is False
-    assert run("check", secret, "predict.call").code == 0
+    assert run("list", "--json").json == []
 
 
 @pytest.mark.parametrize("hanging", [SilentKeyring], indirect=True)

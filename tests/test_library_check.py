@@ -49,13 +49,13 @@ def test_a_long_lived_keystore_sees_every_change_made_elsewhere(tmp_path):
 
 
 def test_the_memo_does_not_outlive_an_expiry(tmp_path, monkeypatch):
-    import keyctl.api
+    import keyctl.when
 
     ks = KeyStore(tmp_path / "keys.db")
     secret = ks.create(scopes=["search"], name="brief", expires="90m").secret
     assert ks.check(secret, "search").outcome is Outcome.ALLOWED
     later = datetime.now(timezone.utc) + timedelta(hours=2)
-    monkeypatch.setattr(keyctl.api, "utcnow", lambda: later)
+    monkeypatch.setattr(keyctl.when, "utcnow", lambda: later)
     v = ks.check(secret, "search")
     assert (v.outcome, v.status.code) == (Outcome.REJECTED, 11008)
 

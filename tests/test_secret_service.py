@@ -230,14 +230,19 @@ def test_show_secret_prints_what_the_keyring_holds(keyctl, secret_service):
     assert r.json["secret"] == secret_service.lookup(r.json["id"])
 
 
-def test_rotate_without_keyring_removes_the_stale_entry(keyctl, secret_service):
+def test_rotate_keeps_a_keyring_key_there_and_no_keyring_takes_it_out(keyctl, secret_service):
     keyctl("create", "-n", "stale", "-s", "predict", "--keyring")
     kid = key_id(keyctl, "stale")
-    assert secret_service.lookup(kid) is not None
+    first = secret_service.lookup(kid)
     r = keyctl("rotate", "stale", "--json")
+    assert r.code == 0 and r.json["secret"] is None and r.json["in_keyring"] is True, r
+    second = secret_service.lookup(kid)
+    assert second not in (None, first)
+    assert keyctl("secret", "stale").stdout.strip() == second
+    r = keyctl("rotate", "stale", "--no-keyring", "--json")
     assert r.code == 0, r
     assert r.json["secret"].startswith("kc_") and r.json["in_keyring"] is False
-    assert "is now stale; removing it" in r.stderr
+    assert "is now stale; removed it" in r.stderr
     assert secret_service.lookup(kid) is None
     r = keyctl("secret", "stale")
     assert r.code == 1 and "nothing is stored in the keyring for stale" in r.stderr

@@ -4,13 +4,13 @@
 # evaluates string annotations with eval(), several times per command on every start
 # (about 9 ms of each keyctl call for all the commands; bench/README.md).
 
-import sys
 from typing import Annotated
 
 import typer
 
 from .. import render
-from ..app import app, state, warn
+from ..app import app, state
+from ..edge import error, note, warn
 from ..errors import EXIT_USAGE, CatalogError
 
 # keyctl.catalog (a regex, dataclasses) is imported by the commands that use it: this
@@ -68,6 +68,9 @@ def catalog_validate(
         catalog = load_catalog(file) if file not in BUILTIN_CATALOGS else builtin(file)
     except CatalogError as exc:
         render.catalog_validation(file, None, exc.problems, as_json)
+        if not as_json:
+            for problem in exc.problems:
+                error(f"{file}: {problem}")
         raise typer.Exit(EXIT_USAGE)
     render.catalog_validation(file, catalog, (), as_json)
 
@@ -100,4 +103,4 @@ def catalog_upgrade(
                 warn(f"{key.ref}: {change.because} requires {change.scope}; added {change.scope}")
     render.catalog_upgrade(result, as_json)
     if not result.applied and not yes:
-        sys.stderr.write("note: nothing changed; run again with --yes to apply\n")
+        note("nothing changed; run again with --yes to apply")

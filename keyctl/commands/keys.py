@@ -1,18 +1,15 @@
 """The key lifecycle: create, list, show, scope add|remove|set, update, disable, enable,
 rotate, delete, log. Parse -> call KeyStore -> render; no rules here."""
 
-# No `from __future__ import annotations` in the modules that define commands: Typer
-# evaluates string annotations with eval(), several times per command on every start
-# (about 9 ms of each keyctl call for all the commands; bench/README.md).
-
 import sys
-from typing import Annotated, List, Optional
+from typing import Annotated, Callable, List, Optional
 
 import typer
 
 from .. import render
-from ..app import app, complete_key, complete_scope, read_key, state, warn
-from ..errors import Aborted, ConfirmationRequired, UsageError
+from ..app import app, complete_key, complete_scope, read_key, state
+from ..edge import note, warn
+from ..errors import Aborted, ConfirmationRequired, OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 KEY = Annotated[str, typer.Argument(
@@ -52,6 +49,28 @@ def _warn_added(result) -> None:
 def _warn_removed(result) -> None:
     for change in result.removed_dependents:
         warn(f"removed {change.scope}, which requires {change.because}")
+    if result.not_held:
+        warn(f"{result.key.ref} does not hold {', '.join(result.not_held)}; nothing to remove")
+
+
+def deliver_secret(ks, as_json: bool, show_secret: bool, action: str) -> Callable:
+    """How a new secret reaches the user: written and flushed while the change is still
+    open, so that a secret nobody could see is never committed."""
+
+    def deliver(result) -> None:
+        try:
+            render.created(result, as_json, ks.catalog, stored_in=result.stored_in,
+                           show_secret=show_secret or result.stored_in is None)
+            render.flush(during_change=True)
+        except OutputError as exc:
+            raise OutputError(f"{exc.message}; the key was not {action}") from None
+
+    return deliver
+
+
+def _secret_note(result, as_json: bool, show_secret: bool) -> None:
+    if not as_json and (show_secret or result.stored_in is None):
+        note("the secret is shown only this once; keyctl keeps only its hash.")
 
 
 @app.command()
@@ -74,8 +93,9 @@ def create(
 
     Prerequisites are added with a warning on stderr (inputs.patch brings inputs.get).
     Only the secret's SHA-256 is stored: copy the secret now, or keep it in the OS
-    keyring with --keyring. If the keyring write fails, the secret is printed after all
-    and the exit status is 1.
+    keyring with --keyring. The key is created only once its secret is out: if the
+    secret cannot be written (a full disk, a closed pipe) or stored in the keyring,
+    nothing is created and the exit status is 1.
 
     Examples:
 
@@ -85,20 +105,10 @@ def create(
       keyctl create --name ci-bot --scope predict --keyring
     """
     ks = state(ctx).keystore()
-    backend = None
-    if keyring:
-        from .secret import check_backend
-
-        backend = check_backend()  # before anything is written
-    result = ks.create(scopes=scope, name=name, description=description, expires=expires,
-                       in_keyring=keyring)
+    result = ks.create(scopes=scope, name=name, description=description, expires=expires, in_keyring=keyring,
+                       deliver=deliver_secret(ks, as_json, show_secret, "created"))
     _warn_added(result)
-    if backend is None:
-        render.created(result, as_json, ks.catalog)
-        return
-    from .secret import store_created
-
-    store_created(ks, result, backend, "created", as_json, show_secret)
+    _secret_note(result, as_json, show_secret)
 
 
 @app.command("list")
@@ -122,8 +132,6 @@ def list_keys(
       keyctl list --status active
       keyctl list --scope inputs.patch --json | jq -r '.[].name'
     """
-    if status is not None and status not in ("active", "disabled", "expired"):
-        raise UsageError(f"--status '{status}' is not one of active, disabled, expired")
     ks = state(ctx).keystore()
     render.keys(ks.list(status=status, scope=scope), as_json, ks.catalog)
 
@@ -248,13 +256,22 @@ def enable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
 
 
 @app.command()
-def rotate(ctx: typer.Context, key: KEY, keyring: KEYRING = False, show_secret: SHOW_SECRET = False,
-           as_json: JSON = False) -> None:
+def rotate(
+    ctx: typer.Context,
+    key: KEY,
+    keyring: Annotated[Optional[bool], typer.Option(
+        "--keyring/--no-keyring",
+        help="Keep the new secret in the OS keyring, or take the key out of it (the stale entry is "
+        "removed). Default: where the key keeps it now.")] = None,
+    show_secret: SHOW_SECRET = False,
+    as_json: JSON = False,
+) -> None:
     """Give a key a new secret; the old one stops working at once.
 
-    The id, name and scopes stay. The new secret is printed once, or with --keyring
-    replaces the one in the OS keyring. Without --keyring, a secret that the keyring
-    held for the key is stale: it is removed, with a warning.
+    The id, name and scopes stay. The new secret is printed once; a key whose secret
+    is kept in the OS keyring keeps it there (the new one replaces the old, and is
+    not printed unless --show-secret). --keyring moves a key's secret into the
+    keyring, --no-keyring out of it.
 
     Examples:
 
@@ -264,18 +281,8 @@ def rotate(ctx: typer.Context, key: KEY, keyring: KEYRING = False, show_secret: 
       keyctl rotate ci-bot --keyring
     """
     ks = state(ctx).keystore()
-    target = ks.get(read_key(key))
-    if keyring:
-        from .secret import check_backend, store_created
-
-        backend = check_backend()  # before anything is written
-        store_created(ks, ks.rotate(target.id, in_keyring=True), backend, "rotated", as_json, show_secret)
-        return
-    render.created(ks.rotate(target.id, in_keyring=False if target.in_keyring else None), as_json, ks.catalog)
-    if target.in_keyring:
-        from .secret import drop_stale
-
-        drop_stale(target)
+    result = ks.rotate(read_key(key), in_keyring=keyring, deliver=deliver_secret(ks, as_json, show_secret, "rotated"))
+    _secret_note(result, as_json, show_secret)
 
 
 @app.command()
@@ -306,12 +313,7 @@ def delete(
             )
         if not typer.confirm(f"Delete key {target.ref} ({target.id}) for good?", default=False, err=True):
             raise Aborted("nothing deleted")
-    deleted = ks.delete(ref)
-    render.key(deleted, as_json, ks.catalog)
-    if deleted.in_keyring:
-        from .secret import drop_deleted
-
-        drop_deleted(deleted)
+    render.key(ks.delete(ref), as_json, ks.catalog)
 
 
 @app.command("log")

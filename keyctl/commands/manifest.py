@@ -2,8 +2,6 @@
 transaction) and `export` (the store as a manifest). Parse -> call KeyStore -> render;
 the rules live in keyctl/manifest.py and keyctl/plan.py."""
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Annotated
@@ -11,8 +9,9 @@ from typing import Annotated
 import typer
 
 from .. import render
-from ..app import app, state, warn
-from ..errors import EXIT_USAGE, ManifestError
+from ..app import app, state
+from ..edge import error, note, say, warn
+from ..errors import EXIT_USAGE, ManifestError, OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 STDIN_SOURCE = "<stdin>"
@@ -48,9 +47,22 @@ def _read_manifest(path: str) -> tuple[str, str]:
 def _fail(exc: ManifestError) -> None:
     """Every problem of a bad manifest, one ``error:`` line each, and exit 2."""
     for problem in exc.problems:
-        sys.stderr.write(f"error: {problem}\n")
-    sys.stderr.flush()
+        error(problem)
     raise typer.Exit(EXIT_USAGE)
+
+
+def _deliver(as_json: bool):
+    """The result of an apply, written and flushed before it commits: new secrets that
+    cannot be written are never created."""
+
+    def deliver(result) -> None:
+        try:
+            render.applied(result, as_json)
+            render.flush(during_change=True)
+        except OutputError as exc:
+            raise OutputError(f"{exc.message}; nothing was applied") from None
+
+    return deliver
 
 
 @app.command()
@@ -102,13 +114,19 @@ def apply(
     for action in planned.actions:
         for change in action.added_prerequisites:
             warn(f"{action.name}: {change.because} requires {change.scope}; added {change.scope}")
-    render.plan(planned, ks.catalog, to_stderr=as_json)
+    if as_json:
+        for line in render.plan_lines(planned, ks.catalog):
+            say(line)
+    else:
+        render.plan(planned, ks.catalog)
     if dry_run:
-        from ..api import ApplyResult
+        from ..models import ApplyResult
 
         render.applied(ApplyResult(planned), as_json, dry_run=True)
         return
-    render.applied(ks.apply(planned, keyring=keyring), as_json)
+    result = ks.apply(planned, keyring=keyring, deliver=_deliver(as_json))
+    if result.created and result.keyring is None and not as_json:
+        note("the secrets are shown only this once; keyctl keeps only their hashes.")
 
 
 @app.command()

@@ -1,0 +1,203 @@
+"""The SQL every backend shares: keyctl's reads and the writer's statements, written
+once with ``?`` placeholders. A backend supplies connections and its dialect's few
+differences (placeholders, upsert, error translation).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from .base import KEY_COLUMNS, AuditRow, CheckRow, KeyRow, encode_scopes, key_row
+
+_SELECT_KEY = f"SELECT {', '.join(KEY_COLUMNS)} FROM keys"
+_LOOKUP_COLUMNS = frozenset({"id", "name", "secret_hash"})
+# Columns a change may set: the update statement is built from these names only.
+_WRITABLE = frozenset({"name", "description", "scopes", "secret_hash", "hint", "updated_at",
+                       "expires_at", "disabled", "in_keyring", "expires_spec"})
+FETCH_BATCH = 500
+
+
+class Dialect:
+    """How a backend's SQL differs from SQLite's."""
+
+    placeholder = "?"
+
+    def sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def upsert_meta(self) -> str:
+        return "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+
+    def order_of_insertion(self) -> str:
+        """The column that orders keys made in the same second as they were made."""
+        return "rowid"
+
+
+def _values(row: KeyRow, secret_hash: str) -> tuple:
+    return (row.id, row.name, row.description, encode_scopes(row.scopes), row.hint, row.created_at,
+            row.updated_at, row.expires_at, int(row.disabled), int(row.in_keyring), row.expires_spec,
+            secret_hash)
+
+
+def stored_change(changes: dict[str, Any]) -> dict[str, Any]:
+    """A key's changes in their stored form: scopes encoded, flags as integers. The one
+    normaliser of every update."""
+    out = dict(changes)
+    unknown = set(out) - _WRITABLE
+    if unknown:
+        raise ValueError(f"not a writable key column: {sorted(unknown)}")
+    if "scopes" in out:
+        out["scopes"] = encode_scopes(out["scopes"])
+    for flag in ("disabled", "in_keyring"):
+        if flag in out:
+            out[flag] = int(out[flag])
+    return out
+
+
+class Reads:
+    """keyctl's queries on one connection (``self._cursor`` runs them)."""
+
+    dialect: Dialect
+
+    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+        raise NotImplementedError
+
+    def by(self, column: str, value: str) -> KeyRow | None:
+        if column not in _LOOKUP_COLUMNS:
+            raise ValueError(f"keys are not looked up by {column}")
+        found = self._run(f"{_SELECT_KEY} WHERE {column} = ?", (value,)).fetchone()
+        return key_row(found) if found else None
+
+    def rows_named(self, names: list[str]) -> dict[str, KeyRow]:
+        """The keys with these names (indexed look-ups, a batch at a time)."""
+        out: dict[str, KeyRow] = {}
+        for start in range(0, len(names), FETCH_BATCH):
+            batch = names[start:start + FETCH_BATCH]
+            marks = ", ".join("?" for _ in batch)
+            for values in self._run(f"{_SELECT_KEY} WHERE name IN ({marks})", batch).fetchall():
+                row = key_row(values)
+                out[row.name] = row  # type: ignore[index]
+        return out
+
+    def check_row(self, column: str, value: str) -> CheckRow | None:
+        """What a check needs of the key whose ``column`` (secret_hash, id or name) is
+        ``value``, with the catalog's revision: one row whether or not the key exists,
+        None when the store does not."""
+        if column not in _LOOKUP_COLUMNS:
+            raise ValueError(f"keys are not looked up by {column}")
+        found = self._run(
+            "SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.expires_at FROM meta m "
+            f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'", (value,)
+        ).fetchone()
+        if found is None:
+            return None
+        rev, kid, name, scopes, disabled, expires_at = found
+        return CheckRow(rev, kid, name, scopes, bool(disabled), expires_at)
+
+    def iter_keys(self) -> Iterator[KeyRow]:
+        """Every key, oldest first, streamed from the cursor (never all in memory).
+        created_at has one-second resolution; the insertion order keeps keys made within
+        the same second in the order they were made (the id is random)."""
+        cursor = self._run(f"{_SELECT_KEY} ORDER BY created_at, {self.dialect.order_of_insertion()}")
+        while True:
+            rows = cursor.fetchmany(FETCH_BATCH)
+            if not rows:
+                return
+            for values in rows:
+                yield key_row(values)
+
+    def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
+        """(id, name) of keys whose name or id starts with ``prefix``: for completion.
+        Range scans on the indexes, never the whole table."""
+        upper = prefix + "\U0010ffff"
+        rows = self._run("SELECT id, name FROM keys WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
+                         (prefix, upper, limit)).fetchall()
+        if prefix.startswith("key_") or not rows:
+            rows += self._run("SELECT id, name FROM keys WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                              (prefix, upper, limit)).fetchall()
+        return [tuple(r) for r in rows[:limit]]  # type: ignore[misc]
+
+    def audit(self, key_id: str | None = None, limit: int | None = None,
+              key_name: str | None = None) -> Iterator[AuditRow]:
+        sql = "SELECT at, actor, action, key_id, key_name, details FROM audit"
+        args: list[Any] = []
+        if key_id is not None and key_name is not None:
+            sql += " WHERE key_id = ? OR key_name = ?"
+            args += [key_id, key_name]
+        elif key_id is not None:
+            sql += " WHERE key_id = ?"
+            args.append(key_id)
+        elif key_name is not None:
+            sql += " WHERE key_name = ?"
+            args.append(key_name)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        cursor = self._run(sql, args)
+        while True:
+            rows = cursor.fetchmany(FETCH_BATCH)
+            if not rows:
+                return
+            for at, who, action, kid, kname, details in rows:
+                yield AuditRow(at, who, action, kid, kname, json.loads(details))
+
+    def meta(self, key: str) -> str | None:
+        found = self._run("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else None
+
+    def counts(self) -> dict[str, int]:
+        """Keys by stored state (``disabled`` and ``enabled``); expiry is judged above."""
+        found = self._run("SELECT count(*), coalesce(sum(disabled), 0) FROM keys").fetchone()
+        total, disabled = found if found else (0, 0)
+        return {"total": int(total), "disabled": int(disabled)}
+
+
+class SQLWriter(Reads):
+    """The writer of one open transaction, on its connection."""
+
+    def __init__(self, dialect: Dialect, run: Any, actor: str) -> None:
+        self.dialect = dialect
+        self._runner = run
+        self.actor = actor
+        self.delivered = False  # output that depends on this transaction went out
+
+    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+        return self._runner(self.dialect.sql(sql), args)
+
+    def _many(self, sql: str, params: list) -> None:
+        if params:
+            self._runner(self.dialect.sql(sql), params, many=True)
+
+    def row(self, column: str, value: str) -> KeyRow | None:
+        return self.by(column, value)
+
+    def insert_keys(self, rows: list[tuple[KeyRow, str]]) -> None:
+        columns = ", ".join((*KEY_COLUMNS, "secret_hash"))
+        marks = ", ".join("?" for _ in range(len(KEY_COLUMNS) + 1))
+        self._many(f"INSERT INTO keys ({columns}) VALUES ({marks})", [_values(r, h) for r, h in rows])
+
+    def update_keys(self, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Many keys' changes at once: one executemany per set of columns."""
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for key_id, changes in updates:
+            values = stored_change(changes)
+            columns = tuple(sorted(values))
+            groups.setdefault(columns, []).append(tuple(values[c] for c in columns) + (key_id,))
+        for columns, params in groups.items():
+            sets = ", ".join(f"{c} = ?" for c in columns)
+            self._many(f"UPDATE keys SET {sets} WHERE id = ?", params)
+
+    def delete_keys(self, key_ids: list[str]) -> None:
+        self._many("DELETE FROM keys WHERE id = ?", [(k,) for k in key_ids])
+
+    def audit_many(self, entries: list[tuple[str, str, str | None, str | None, dict]]) -> None:
+        self._many(
+            "INSERT INTO audit (at, actor, action, key_id, key_name, details) VALUES (?, ?, ?, ?, ?, ?)",
+            [(at, self.actor, action, kid, kname, json.dumps(details, sort_keys=True))
+             for at, action, kid, kname, details in entries],
+        )
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run(self.dialect.upsert_meta(), (key, value))
