@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from . import tokens
 from .catalog import DEFAULT_CATALOG, Catalog, builtin, load_catalog, parse_catalog
 from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
-from .errors import CatalogMismatchError, KeyctlError, NotFoundError, UnknownOperationError, UsageError
+from .errors import CatalogMismatchError, KeyctlError, NotFoundError, UsageError
 from .keys import KeyOps
 from .models import CatalogUpgrade, CheckReport, Key, KeyDetail, LogEntry
 from .store import KeyRow, Writer, open_store
@@ -37,7 +37,7 @@ from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manifest import Manifest
-    from .models import ApplyResult, Created, Exported
+    from .models import Exported
     from .plan import Plan
 
 MAX_LOG_LIMIT = 2**63 - 1  # SQLite's largest integer

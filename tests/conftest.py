@@ -26,6 +26,71 @@ def rows(db: Path, sql: str, *args) -> list[tuple]:
         conn.close()
 
 
+# The seed catalog's scopes in catalog order, written out by hand from the source
+# document: an oracle independent of keyctl's catalog file (the catalog and decision
+# tests check the code against it).
+SEED_SCOPE_IDS = (
+    "predict.call", "predict.feedback", "search",
+    "inputs.add", "inputs.get", "inputs.patch", "inputs.delete",
+    "concepts.add", "concepts.get", "concepts.patch",
+    "models.add", "models.get", "models.patch", "models.delete", "models.train",
+)
+
+
+def command_tree() -> list[tuple[tuple[str, ...], object, object]]:
+    """(path, command, context) for every visible command of the CLI, groups included,
+    walked with click's API (the help, man and completion tests share it)."""
+    import typer.main
+
+    from keyctl.cli import app
+
+    out = []
+
+    def walk(cmd, path, parent):
+        ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, **(cmd.context_settings or {}))
+        out.append((path, cmd, ctx))
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                if not sub.hidden:
+                    walk(sub, path + (name,), ctx)
+
+    walk(typer.main.get_command(app), ("keyctl",), None)
+    return out
+
+
+def create_key(run, *scopes: str, name: str | None = None, extra: tuple[str, ...] = ()) -> dict:
+    """``keyctl create`` through the CLI, which must succeed; its JSON."""
+    args = ["create", "--json"]
+    for s in scopes:
+        args += ["--scope", s]
+    if name is not None:
+        args += ["--name", name]
+    r = run(*args, *extra)
+    assert r.code == 0, r
+    return r.json
+
+
+def warnings(stderr: str) -> list[str]:
+    """The ``warning:`` lines of a command's stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("warning:")]
+
+
+def snapshot(path: Path) -> object:
+    """What "left exactly as it was" compares: the bytes of the store (or the listing of
+    a directory in its place) and the names in its folder."""
+    import hashlib
+
+    folder = path.parent if path.parent.is_dir() else path.parent.parent
+    if path.is_dir():
+        content: object = sorted(os.listdir(path))
+    elif path.exists():
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+    else:
+        content = None
+    return content, sorted(os.listdir(folder))
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point keyctl at a store in tmp_path; keep the OS keyring out of reach."""
@@ -37,6 +102,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # A test that wants a keyring sets its own backend (keyring.set_keyring).
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     return tmp_path
+
+
+@pytest.fixture
+def ks(tmp_path: Path):
+    """A KeyStore of its own, closed after the test."""
+    from keyctl import KeyStore
+
+    store = KeyStore(tmp_path / "api.db")
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ in-process with the same rules as the CLI. Typed results, typed errors with exit
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +16,6 @@ from keyctl.errors import (
     NotFoundError, StoreError, UnknownOperationError, UnknownScopeError, UsageError,
 )
 
-
-@pytest.fixture
-def ks(tmp_path: Path):
-    store = KeyStore(tmp_path / "api.db")
-    yield store
-    store.close()
 
 
 def test_the_readme_example(tmp_path):
@@ -56,39 +48,6 @@ def test_results_are_frozen_and_the_secret_stays_out_of_repr(ks):
         "status": "active", "created_at": created.key.created_at, "expires_at": None,
         "hint": created.secret[-4:], "in_keyring": False,
     }
-
-
-def test_check_by_secret_id_and_name(ks):
-    created = ks.create(scopes=["inputs.get", "concepts.get"], name="reader")
-    for ref in (created.secret, created.key.id, "reader"):
-        assert ks.check(ref, "inputs.get").outcome is Outcome.ALLOWED
-        assert ks.check(ref, "inputs.patch").outcome is Outcome.REJECTED
-    assert ks.check("reader", "Inputs:Get").operation == "inputs.get"
-
-
-def test_check_of_secrets_that_match_nothing(ks):
-    created = ks.create(scopes=["all"])
-    bad = created.secret[:-1] + ("A" if created.secret[-1] != "A" else "B")
-    v = ks.check(bad, "search")
-    assert (v.outcome, v.status.code, v.status.name) == (Outcome.REJECTED, 11008, "CONN_KEY_INVALID")
-    v = ks.check(tokens.new_secret(), "search")
-    assert (v.outcome, v.status.code, v.status.name) == (Outcome.REJECTED, 11009, "CONN_KEY_NOT_FOUND")
-    with pytest.raises(NotFoundError):
-        ks.check("nobody", "search")
-    with pytest.raises(UnknownOperationError) as err:
-        ks.check(created.secret, "serch")
-    assert err.value.suggestion == "search" and err.value.exit_code == 2
-
-
-def test_check_many(ks):
-    ks.create(scopes=["inputs.get"], name="r")
-    report = ks.check_many("r", ["inputs"])
-    assert [v.operation for v in report.results] == ["inputs.add", "inputs.get", "inputs.patch", "inputs.delete"]
-    assert report.outcome is Outcome.REJECTED
-    assert report.key is not None and report.key.name == "r"
-    assert len(ks.check_many("r").results) == 15
-    unknown = ks.check_many(tokens.new_secret(), ["search"])
-    assert unknown.key is None and unknown.outcome is Outcome.REJECTED
 
 
 def test_lifecycle(ks):

@@ -17,7 +17,7 @@ from keyring.backend import KeyringBackend
 import keyctl.when
 from keyctl.api import KeyStore
 from keyctl.errors import ManifestError, StoreError
-from conftest import rows
+from conftest import rows, warnings
 
 TEAM = """
 [keys.ci-bot]
@@ -66,8 +66,6 @@ def plan_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line[:2] in ("+ ", "~ ", "- ", "= ")]
 
 
-def warnings(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("warning:")]
 
 
 def secrets_table(stdout: str) -> dict[str, tuple[str, str]]:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import rows
+from conftest import create_key as create
+from conftest import rows, warnings
 
 KEY_FIELDS = {"id", "name", "description", "scopes", "status", "created_at", "expires_at", "hint", "in_keyring"}
 # "stored_in" (the keyring backend, or null) belongs to the keyring's contract (issue 5):
@@ -19,15 +20,6 @@ CREATED_FIELDS = KEY_FIELDS | {"secret", "added_prerequisites", "stored_in"}
 SCOPE_CHANGE_FIELDS = KEY_FIELDS | {"added_prerequisites", "removed_dependents"}
 
 
-def create(run, *scopes: str, name: str | None = None, extra: tuple[str, ...] = ()) -> dict:
-    args = ["create", "--json"]
-    for s in scopes:
-        args += ["--scope", s]
-    if name is not None:
-        args += ["--name", name]
-    r = run(*args, *extra)
-    assert r.code == 0, r
-    return r.json
 
 
 def stored_scopes(db_path: Path, key_id: str) -> list[str]:
@@ -39,8 +31,6 @@ def parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
-def warnings(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("warning:")]
 
 
 # --- create ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SEED_SCOPE_IDS
 from keyctl.catalog import builtin
 from keyctl.decide import (
     INSUFFICIENT_SCOPES,
@@ -22,23 +23,7 @@ from keyctl.decide import (
     worst,
 )
 
-OPS = (
-    "predict.call",
-    "predict.feedback",
-    "search",
-    "inputs.add",
-    "inputs.get",
-    "inputs.patch",
-    "inputs.delete",
-    "concepts.add",
-    "concepts.get",
-    "concepts.patch",
-    "models.add",
-    "models.get",
-    "models.patch",
-    "models.delete",
-    "models.train",
-)
+OPS = SEED_SCOPE_IDS
 SCOPES = OPS  # one operation per scope, with the same id
 
 # Closure of each scope (== the closed requirements of the operation of that id).

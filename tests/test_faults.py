@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import hashlib
 import os
 import re
 import resource
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import snapshot
 
 from keyctl import KeyStore, tokens
 from keyctl.store import SCHEMA_VERSION
@@ -38,17 +38,6 @@ def _store(path: Path, names: tuple[str, ...] = ("alpha", "beta")) -> Path:
     return path
 
 
-def _snapshot(path: Path) -> object:
-    """What "left exactly as it was" compares: the bytes of the store (or the listing of
-    a directory in its place) and the names in its folder."""
-    folder = path.parent if path.parent.is_dir() else path.parent.parent
-    if path.is_dir():
-        content: object = sorted(os.listdir(path))
-    elif path.exists():
-        content = hashlib.sha256(path.read_bytes()).hexdigest()
-    else:
-        content = None
-    return content, sorted(os.listdir(folder))
 
 
 def _one_error(r) -> str:
@@ -152,11 +141,11 @@ def test_an_unusable_store_gives_one_error_line_and_is_left_as_it_was(
         # Readable by others: no mode warning beside the error for a file keyctl refuses.
         # (A damaged store is keyctl's: it opens, and would rightly be warned about.)
         os.chmod(path, 0o644)
-    before = _snapshot(path)
+    before = snapshot(path)
     line = _one_error(run("--db", str(path), *COMMANDS[command]))
     assert says in line
     assert str(path) in line
-    after = _snapshot(path)
+    after = snapshot(path)
     assert after[0] == before[0]
     # Nothing appears beside it but, for a damaged store SQLite did open, its own -wal/-shm.
     allowed = {f"{path.name}-wal", f"{path.name}-shm"} if condition == "damaged" else set()
@@ -165,10 +154,10 @@ def test_an_unusable_store_gives_one_error_line_and_is_left_as_it_was(
 
 def test_an_unusable_store_in_a_real_process(tmp_path: Path, sh) -> None:
     path = _not_sqlite(tmp_path)
-    before = _snapshot(path)
+    before = snapshot(path)
     for args in (("list",), ("create", "--scope", "predict")):
         _one_error(sh("--db", str(path), *args))
-    assert _snapshot(path) == before
+    assert snapshot(path) == before
 
 
 def test_a_store_newer_than_this_keyctl_names_both_versions(tmp_path: Path, run) -> None:
@@ -178,7 +167,7 @@ def test_a_store_newer_than_this_keyctl_names_both_versions(tmp_path: Path, run)
 
 # --- read-only: reads answer, writes refuse --------------------------------------------------
 def _reads_work_writes_refuse(run, path: Path, says: str) -> None:
-    before = _snapshot(path)[0]
+    before = snapshot(path)[0]
     listed = run("--db", str(path), "list", "--json")
     assert listed.code == 0, listed
     assert [k["name"] for k in listed.json] == ["alpha", "beta"]
@@ -188,7 +177,7 @@ def _reads_work_writes_refuse(run, path: Path, says: str) -> None:
                  ("rotate", "beta")):
         line = _one_error(run("--db", str(path), *args))
         assert says in line
-    assert _snapshot(path)[0] == before
+    assert snapshot(path)[0] == before
 
 
 @pytest.fixture
@@ -282,7 +271,7 @@ def test_a_nearly_full_disk_refuses_writes_and_keeps_the_store(tmpfs, run) -> No
     mnt = tmpfs("512k")
     path = _store(mnt / "keyctl.db")
     _fill(mnt, leave=40 * 1024)  # room for SQLite's 32 KB -shm, not for a transaction
-    before = _snapshot(path)[0]
+    before = snapshot(path)[0]
     listed = run("--db", str(path), "list", "--json")
     assert listed.code == 0 and len(listed.json) == 2, listed
     shown = []
@@ -299,7 +288,7 @@ def test_a_nearly_full_disk_refuses_writes_and_keeps_the_store(tmpfs, run) -> No
             assert "does not work" in line and ("not created" in line or "not rotated" in line)
             shown.append(r.stdout.split("kc_")[1][:36])
         assert "full" in line
-    assert _snapshot(path)[0] == before
+    assert snapshot(path)[0] == before
     (mnt / "filler").unlink()
     after = run("--db", str(path), "list", "--json")
     assert [k["name"] for k in after.json] == ["alpha", "beta"]
@@ -313,13 +302,13 @@ def test_a_full_disk_gives_one_error_and_creates_nothing(tmpfs, run) -> None:
     mnt = tmpfs("512k")
     path = _store(mnt / "keyctl.db")
     _fill(mnt, leave=0)
-    before = _snapshot(path)
+    before = snapshot(path)
     for args in (("list",), ("check", "alpha", "predict.call"), ("create", "--scope", "predict")):
         line = _one_error(run("--db", str(path), *args))
         assert "full" in line
     line = _one_error(run("--db", str(mnt / "other.db"), "create", "--scope", "predict"))
     assert "full" in line
-    assert _snapshot(path)[0] == before[0]
+    assert snapshot(path)[0] == before[0]
     # SQLite may leave an empty -wal/-shm beside the store; nothing else appears.
     assert {n for n in os.listdir(mnt)} - set(before[1]) <= {"keyctl.db-wal", "keyctl.db-shm"}
 
@@ -327,7 +316,7 @@ def test_a_full_disk_gives_one_error_and_creates_nothing(tmpfs, run) -> None:
 def test_a_file_size_limit_refuses_writes_in_a_real_process(tmp_path: Path) -> None:
     """`ulimit -f`: the same refusal without a filesystem of our own (works unprivileged)."""
     path = _store(tmp_path / "keyctl.db")
-    before = _snapshot(path)[0]
+    before = snapshot(path)[0]
     limit = 32 * 1024
 
     def limited() -> None:
@@ -345,7 +334,7 @@ def test_a_file_size_limit_refuses_writes_in_a_real_process(tmp_path: Path) -> N
     assert "Traceback" not in made.stderr
     lines = made.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "could not be written" in lines[0]
-    assert _snapshot(path)[0] == before
+    assert snapshot(path)[0] == before
     assert KeyStore(path).store.counts()["total"] == 2
 
 

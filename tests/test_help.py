@@ -6,31 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-import typer.main
 
 import keyctl
+from conftest import command_tree
 
 
-def _tree():
-    """(command path, command, context) for every visible command, groups included."""
-    from keyctl.cli import app
-
-    out = []
-
-    def walk(cmd, path, parent):
-        ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, **(cmd.context_settings or {}))
-        out.append((" ".join(path), cmd, ctx))
-        if hasattr(cmd, "list_commands"):
-            for name in cmd.list_commands(ctx):
-                sub = cmd.get_command(ctx, name)
-                if not sub.hidden:
-                    walk(sub, path + (name,), ctx)
-
-    walk(typer.main.get_command(app), ("keyctl",), None)
-    return out
 
 
-TREE = _tree()
+TREE = [(" ".join(path), cmd, ctx) for path, cmd, ctx in command_tree()]
 IDS = [path for path, _, _ in TREE]
 
 

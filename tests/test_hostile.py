@@ -219,3 +219,27 @@ def test_an_unknown_long_or_unprintable_key_is_named_escaped_and_cut(store: str,
     assert r.stderr == f"error: no key with the name '{'k' * 80}...'; see `keyctl list`\n"
     r = run("show", "\u202eko")
     assert r.stderr == "error: no key with the name '\\u202eko'; see `keyctl list`\n"
+
+
+# --- edges found in review: the name '-', empty operation names, empty descriptions ---
+def test_dash_cannot_be_a_key_name(run, db_path):
+    r = run("create", "-n", "-", "-s", "predict")
+    assert r.code == 2
+    assert "cannot be '-'" in r.stderr
+    assert not db_path.exists()
+
+
+def test_empty_operation_is_called_an_operation(run):
+    assert run("create", "-n", "ci", "-s", "predict").code == 0
+    r = run("check", "ci", "")
+    assert r.code == 2
+    assert r.stderr.startswith("error: empty operation name")
+
+
+def test_empty_description_means_none(run):
+    created = run("create", "-n", "ci", "-s", "predict", "-d", "", "--json")
+    assert created.code == 0 and created.json["description"] is None
+    assert run("update", "ci", "-d", "CI predictions").code == 0
+    cleared = run("update", "ci", "-d", "", "--json")
+    assert cleared.code == 0 and cleared.json["description"] is None
+    assert run("show", "ci", "--json").json["description"] is None

@@ -18,6 +18,8 @@ import pytest
 import typer
 import typer.main
 
+from conftest import command_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 MAN = ROOT / "man"
 SCRIPT = ROOT / "scripts" / "gen_man.py"
@@ -33,23 +35,6 @@ def _gen():
     return module
 
 
-def _tree():
-    """(path, command, context) for every visible command, walked with click's API."""
-    from keyctl.cli import app
-
-    out = []
-
-    def walk(cmd, path, parent):
-        ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, **(cmd.context_settings or {}))
-        out.append((path, cmd, ctx))
-        if hasattr(cmd, "list_commands"):
-            for name in cmd.list_commands(ctx):
-                sub = cmd.get_command(ctx, name)
-                if not sub.hidden:
-                    walk(sub, path + (name,), ctx)
-
-    walk(typer.main.get_command(app), ("keyctl",), None)
-    return out
 
 
 def _roff(text: str) -> str:
@@ -78,7 +63,7 @@ def test_committed_pages_are_what_the_generator_writes_now():
 
 
 def test_there_is_one_page_per_command():
-    expected = {"-".join(path) + ".1" for path, _, _ in _tree()}
+    expected = {"-".join(path) + ".1" for path, _, _ in command_tree()}
     assert {"keyctl.1", "keyctl-check.1", "keyctl-scope-add.1", "keyctl-create.1"} <= expected
     assert {p.name for p in MAN.glob("keyctl*.1")} == expected, FIX
 
@@ -113,12 +98,12 @@ def test_every_page_has_the_required_sections():
 def test_keyctl_page_lists_every_command():
     root = (MAN / "keyctl.1").read_text(encoding="utf-8")
     commands = root.split(".SH COMMANDS", 1)[1].split(".SH ", 1)[0]
-    for path, _, _ in _tree()[1:]:
+    for path, _, _ in command_tree()[1:]:
         assert f"\\fB{_roff('-'.join(path))}\\fR(1)" in commands, path
 
 
 def test_check_page_shows_every_option_and_argument_of_check():
-    (path, cmd, ctx), = [t for t in _tree() if t[0] == ("keyctl", "check")]
+    (path, cmd, ctx), = [t for t in command_tree() if t[0] == ("keyctl", "check")]
     page = (MAN / "keyctl-check.1").read_text(encoding="utf-8")
     options = page.split(".SH OPTIONS", 1)[1].split(".SH ", 1)[0]
     params = cmd.get_params(ctx)

@@ -1,12 +1,16 @@
-"""KeyStore.check in a service's loop: it memoises verdicts for speed (issue 7), and must
-still see every change another writer makes to the store between two calls."""
+"""KeyStore.check and check_many, the library's decisions: by secret, id and name, for
+secrets that match nothing, in a service's loop (memoised, yet seeing every change
+another writer makes to the store between two calls)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from keyctl import KeyStore
+import pytest
+
+from keyctl import KeyStore, tokens
 from keyctl.decide import Outcome
+from keyctl.errors import NotFoundError, UnknownOperationError
 
 
 def test_a_long_lived_keystore_sees_every_change_made_elsewhere(tmp_path):
@@ -73,3 +77,35 @@ def test_many_keys_and_operations_through_one_keystore_stay_right(tmp_path):
             assert ks.check(secret, granted).outcome is not Outcome.REJECTED
             for op in ops:
                 assert ks.check(secret, op).outcome is ks.check_many(secret, [op]).outcome
+
+
+
+def test_check_by_secret_id_and_name(ks):
+    created = ks.create(scopes=["inputs.get", "concepts.get"], name="reader")
+    for ref in (created.secret, created.key.id, "reader"):
+        assert ks.check(ref, "inputs.get").outcome is Outcome.ALLOWED
+        assert ks.check(ref, "inputs.patch").outcome is Outcome.REJECTED
+    assert ks.check("reader", "Inputs:Get").operation == "inputs.get"
+
+def test_check_of_secrets_that_match_nothing(ks):
+    created = ks.create(scopes=["all"])
+    bad = created.secret[:-1] + ("A" if created.secret[-1] != "A" else "B")
+    v = ks.check(bad, "search")
+    assert (v.outcome, v.status.code, v.status.name) == (Outcome.REJECTED, 11008, "CONN_KEY_INVALID")
+    v = ks.check(tokens.new_secret(), "search")
+    assert (v.outcome, v.status.code, v.status.name) == (Outcome.REJECTED, 11009, "CONN_KEY_NOT_FOUND")
+    with pytest.raises(NotFoundError):
+        ks.check("nobody", "search")
+    with pytest.raises(UnknownOperationError) as err:
+        ks.check(created.secret, "serch")
+    assert err.value.suggestion == "search" and err.value.exit_code == 2
+
+def test_check_many(ks):
+    ks.create(scopes=["inputs.get"], name="r")
+    report = ks.check_many("r", ["inputs"])
+    assert [v.operation for v in report.results] == ["inputs.add", "inputs.get", "inputs.patch", "inputs.delete"]
+    assert report.outcome is Outcome.REJECTED
+    assert report.key is not None and report.key.name == "r"
+    assert len(ks.check_many("r").results) == 15
+    unknown = ks.check_many(tokens.new_secret(), ["search"])
+    assert unknown.key is None and unknown.outcome is Outcome.REJECTED

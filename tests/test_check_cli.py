@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import create_key as create
 from keyctl import tokens
 
 EVERY_OPERATION = [
@@ -15,13 +16,6 @@ EVERY_OPERATION = [
 RESULT_FIELDS = {"operation", "outcome", "billable", "missing_scopes", "redacted", "status", "reason"}
 
 
-def create(run, *scopes: str, name: str | None = None) -> dict:
-    args = ["create", "--json"] + [a for s in scopes for a in ("--scope", s)]
-    if name:
-        args += ["--name", name]
-    r = run(*args)
-    assert r.code == 0, r
-    return r.json
 
 
 def mistype(secret: str, position: int) -> str:

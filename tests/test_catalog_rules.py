@@ -9,30 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SEED_SCOPE_IDS
 from keyctl import catalog as catalog_mod
 from keyctl.catalog import Change, builtin, parse_catalog, validate
 from keyctl.errors import CatalogError, UnknownOperationError, UnknownScopeError
 
 CATALOGS = Path(__file__).parent / "catalogs"
 
-# The built-in catalog's scopes, in catalog order, written out by hand.
-SCOPE_IDS = (
-    "predict.call",
-    "predict.feedback",
-    "search",
-    "inputs.add",
-    "inputs.get",
-    "inputs.patch",
-    "inputs.delete",
-    "concepts.add",
-    "concepts.get",
-    "concepts.patch",
-    "models.add",
-    "models.get",
-    "models.patch",
-    "models.delete",
-    "models.train",
-)
+SCOPE_IDS = SEED_SCOPE_IDS
 
 # Each scope's prerequisites (the closure minus the scope itself), from the issue.
 EXPECTED_PREREQUISITES: dict[str, frozenset[str]] = {
