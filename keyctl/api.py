@@ -257,22 +257,16 @@ class KeyStore(KeyOps):
         return (LogEntry(a.at, a.actor, a.action, a.key_id, a.key_name, a.details)
                 for a in self.store.audit(key_id, limit, key_name))
 
-    def status(self) -> dict[str, Any]:
-        """What `keyctl status` reports: the store, its catalog, its keys."""
-        info = self.store.describe()
-        counts = {s: 0 for s in STATUSES}
-        if info["exists"]:
-            now = iso(clock.utcnow())
-            for row in self.store.iter_keys():
-                counts[key_status(row.disabled, row.expires_at, now)] += 1
-        stored = self.stored_catalog() if info["exists"] else None
-        catalog = stored or self.catalog
-        from .catalog import BUILTIN_CATALOGS
+    def exists(self) -> bool:
+        """True once the store has been created (by its first write)."""
+        return self.store.exists()
 
-        builtin_text = builtin(catalog.name).text if catalog.name in BUILTIN_CATALOGS else None
-        info["catalog"] = {"name": catalog.name, "builtin": builtin_text == catalog.text}
-        info["keys"] = counts | {"total": sum(counts.values())}
-        return info
+    def status(self) -> dict[str, Any]:
+        """What `keyctl status` reports (keyctl/status.py): the store, whether it can
+        be used and why not, its catalog and its keys by status."""
+        from .status import status_of
+
+        return status_of(self)
 
     # -- decisions -----------------------------------------------------------------------
     def check(self, key: str, operation: str) -> Verdict:
@@ -373,27 +367,9 @@ class KeyStore(KeyOps):
         """The store as a manifest: every named key, sorted by name, without secrets or
         ids. A relative expiry that a manifest gave is exported as given ("90d"); any
         other expiry as the absolute time, so that applying the export changes nothing."""
-        from .manifest import dump_manifest, manifest_entry
-        from .models import Exported
+        from .manifest import export_rows
 
-        catalog = self._refresh_catalog()
-        named: list[KeyRow] = []
-        skipped: list[str] = []
-        for row in self.store.iter_keys():
-            if row.name is None:
-                skipped.append(row.id)  # a manifest knows keys only by name
-            else:
-                named.append(row)
-        named.sort(key=lambda r: r.name or "")
-        entries: dict[str, dict[str, Any]] = {}
-        data: dict[str, dict[str, Any]] = {}
-        for row in named:
-            scopes = catalog.sorted_ids(row.scopes)
-            expires = row.expires_spec or row.expires_at
-            entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)  # type: ignore[index]
-            data[row.name] = {"scopes": scopes, "description": row.description or None,  # type: ignore[index]
-                              "expires": expires, "enabled": not row.disabled}
-        return Exported(dump_manifest(entries), data, tuple(skipped))
+        return export_rows(self.store.iter_keys(), self._refresh_catalog())
 
     # -- the catalog, replaced ------------------------------------------------------------
     def catalog_upgrade(self, ref: "Catalog | str", yes: bool = False) -> CatalogUpgrade:

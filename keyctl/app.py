@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from . import VERSION_TEXT
-from .edge import error, expected, failed, open_keystore, read_key, warn  # noqa: F401 (re-exported)
+from .edge import error, expected, failed, note, open_keystore, read_key, warn  # noqa: F401 (re-exported)
 from .errors import EXIT_RUNTIME, EXIT_USAGE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,10 +29,117 @@ EXIT_CODES_HELP = (
 )
 
 
+# --- the global options, wherever they are typed ------------------------------------------
+def _record(ctx: Any, param: Any, value: Optional[str]) -> None:
+    """A global option's value, kept on the root's State. The same option given again
+    (before or after the command's name) with another value is a usage error."""
+    from typer._click.exceptions import BadParameter
+
+    if value is None:
+        return
+    if not value:
+        raise BadParameter("is empty; give a value or leave the option out", ctx=ctx, param=param)
+    st = state(ctx)
+    given = getattr(st, param.name)
+    if given is not None and given != value:
+        raise _given_twice(ctx, param, given, value)
+    setattr(st, param.name, value)
+
+
+def _given_twice(ctx: Any, param: Any, first: str, second: str) -> Exception:
+    from typer._click.exceptions import BadParameter
+
+    return BadParameter(f"given twice with different values ('{first}' and '{second}'); give it once",
+                        ctx=ctx, param=param)
+
+
+class GlobalOption(TyperOption):
+    """``--db`` and ``--catalog``: taken by the root, by every command and by every
+    group, so that they work before or after a command's name. Their values go to
+    the root's State (``_record``), never to a command's parameters. The environment
+    variable is shown in help; the library reads it (KeyStore), so that a value typed
+    anywhere wins over it and never conflicts with it."""
+
+    def __init__(self, name: str, metavar: str, envvar: str, help: str, complete: Any = None) -> None:
+        super().__init__(param_decls=[name, name.lstrip("-")], metavar=metavar, envvar=envvar,
+                         show_envvar=True, expose_value=False, callback=_record, help=help,
+                         autocompletion=complete)
+
+    def add_to_parser(self, parser: Any, ctx: Any) -> None:
+        # Every value given here, so that `--db a --db b` is refused and not "the last wins".
+        parser.add_option(obj=self, opts=self.opts, dest=self.name, action="append", nargs=1)
+
+    def resolve_envvar_value(self, ctx: Any) -> Optional[str]:
+        return None
+
+    def get_error_hint(self, ctx: Any) -> str:
+        return f"'{self.opts[0]}'"  # not "(env var: ...)": the value was typed
+
+    def type_cast_value(self, ctx: Any, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            values = list(dict.fromkeys(value))
+            if len(values) > 1:
+                raise _given_twice(ctx, self, *values[:2])
+            value = values[0] if values else None
+        return super().type_cast_value(ctx, value)
+
+
+def global_options() -> list[GlobalOption]:
+    return [
+        GlobalOption(
+            "--db", "PATH", "KEYCTL_DB",
+            "The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
+            lambda ctx, args, incomplete: complete_path(incomplete),
+        ),
+        GlobalOption(
+            "--catalog", "NAME|FILE", "KEYCTL_CATALOG",
+            "The scope catalog of a new store: a built-in (clarifai, clarifai-live) or a catalog file. A "
+            "store keeps its catalog; naming another for it is an error (see `keyctl catalog upgrade`).",
+            lambda ctx, args, incomplete: complete_catalog(ctx, incomplete),
+        ),
+    ]
+
+
+class KeyctlCommand(TyperCommand):
+    """A command that also takes the global options (after its own)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = [*self.params, *global_options()]
+
+
+class KeyctlSubgroup(TyperGroup):
+    """A group of commands (scope, catalog) that also takes the global options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = [*self.params, *global_options()]
+
+
+class KeyctlTyper(typer.Typer):
+    """A Typer whose commands take the global options too (see GlobalOption)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", KeyctlCommand)
+        return super().command(*args, **kwargs)
+
+
+def subgroup(name: str, help: str) -> KeyctlTyper:
+    """A group of commands under ``keyctl NAME``."""
+    group = KeyctlTyper(cls=KeyctlSubgroup, help=help, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
 class KeyctlGroup(TyperGroup):
     """The error edge: every failure is caught here, once, and becomes what
     keyctl/edge.py's ``failed`` prints (one ``error:`` line and its exit code, or a
-    short request for a bug report), never a traceback."""
+    short request for a bug report), never a traceback. It takes the global options
+    first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params = [*global_options(), *self.params]
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -51,6 +158,8 @@ class KeyctlGroup(TyperGroup):
             if os.environ.get("KEYCTL_DEBUG") and not expected(exc):
                 raise
             raise typer.Exit(failed(exc)) from None
+        finally:
+            _note_created(ctx)
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -95,6 +204,14 @@ def _flush() -> None:
     render.flush()
 
 
+def _note_created(ctx: Any) -> None:
+    """Say so when this command made the store: a mistyped --db (or a HOME that is not
+    the one meant) is noticed at once, not after keys went to the wrong place."""
+    ks = state(ctx)._keystore
+    if ks is not None and getattr(ks.store, "created", False):
+        note(f"created a new store at {ks.store.location}")
+
+
 def _output_error(exc: OSError) -> Exception:
     from .errors import OutputError
 
@@ -128,7 +245,7 @@ class State:
         return self._keystore
 
 
-app = typer.Typer(
+app = KeyctlTyper(
     name="keyctl",
     cls=KeyctlGroup,
     help=(
@@ -156,22 +273,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Optional[str] = typer.Option(
-        None, "--db", metavar="PATH", envvar="KEYCTL_DB", show_envvar=True,
-        help="The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
-    ),
-    catalog: Optional[str] = typer.Option(
-        None, "--catalog", metavar="NAME|FILE", envvar="KEYCTL_CATALOG", show_envvar=True,
-        help="The scope catalog of a new store: a built-in (clarifai, clarifai-live) or a catalog "
-        "file. A store keeps its catalog; naming another for it is an error (see `keyctl catalog upgrade`).",
-    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True,
         help="Print the version and exit.",
     ),
 ) -> None:
-    """Global options, stored on ctx.obj for the commands."""
-    ctx.obj = State(db=db, catalog=catalog)
+    """Global options (--db, --catalog: GlobalOption) are kept on ctx.obj for the commands."""
+    state(ctx)
 
 
 def state(ctx: typer.Context) -> State:
@@ -186,9 +294,8 @@ def _completion_keystore(ctx: Any) -> "KeyStore | None":
     try:
         from .api import KeyStore
 
-        root = ctx.find_root()
-        params = root.params if root is not None else {}
-        return KeyStore(params.get("db"), params.get("catalog"))
+        st = state(ctx)
+        return KeyStore(st.db, st.catalog)
     except Exception:
         return None
 
@@ -241,6 +348,49 @@ def complete_scope(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     if "all".startswith(low):
         out.append((prefix + "all", "every scope, including scopes added later"))
     return out
+
+
+def complete_path(incomplete: str, suffix: str = "") -> list[str]:
+    """Folders (with a trailing /) and files ending in ``suffix`` whose path starts
+    with what was typed. keyctl's bash script does not fall back to file names (so
+    that --expires offers none): where a file is wanted, keyctl lists them."""
+    cut = incomplete.rfind("/") + 1
+    head, start = incomplete[:cut], incomplete[cut:]
+    try:
+        entries = list(os.scandir(os.path.expanduser(head) if head else "."))
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        if not entry.name.startswith(start) or (entry.name[:1] == "." and start[:1] != "."):
+            continue
+        try:
+            folder = entry.is_dir()
+        except OSError:
+            continue
+        if folder:
+            out.append(head + entry.name + "/")
+        elif entry.name.endswith(suffix):
+            out.append(head + entry.name)
+    return sorted(out)[:200]
+
+
+def complete_catalog(ctx: Any, incomplete: str) -> list[str]:
+    """The built-in catalogs' names, and catalog files (.toml)."""
+    from .catalog.load import BUILTIN_CATALOGS
+
+    return [name for name in BUILTIN_CATALOGS if name.startswith(incomplete)] + complete_path(incomplete, ".toml")
+
+
+def complete_manifest(ctx: Any, incomplete: str) -> list[str]:
+    """Manifest files (.toml)."""
+    return complete_path(incomplete, ".toml")
+
+
+def complete_status(ctx: Any, incomplete: str) -> list[str]:
+    from .decide import STATUSES
+
+    return [s for s in STATUSES if s.startswith(incomplete)]
 
 
 def complete_operation(ctx: Any, incomplete: str) -> list[tuple[str, str]]:

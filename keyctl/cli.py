@@ -23,6 +23,7 @@ def _load() -> "typer.Typer":
     from .commands import check  # noqa: F401
     from .commands import manifest  # noqa: F401
     from .commands import secret  # noqa: F401
+    from .commands import status  # noqa: F401
     from .commands import catalog  # noqa: F401
 
     return app

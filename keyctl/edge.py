@@ -132,10 +132,10 @@ def read_key(ref: str) -> str:
     return secret
 
 
-def open_keystore(db: str | None, catalog: str | None) -> "KeyStore":
+def open_keystore(db: str | None, catalog: str | None, quiet: bool = False) -> "KeyStore":
     """The KeyStore for --db/--catalog (None: the environment's, then the defaults).
     Its warnings (a store others can read, a keyring entry left behind) are warning
-    lines here."""
+    lines here, unless ``quiet`` (for a command that reports them itself)."""
     from .api import KeyStore
 
-    return KeyStore(db, catalog, on_warning=warn)
+    return KeyStore(db, catalog, on_warning=(lambda message: None) if quiet else warn)

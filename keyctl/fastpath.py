@@ -6,11 +6,12 @@ about four times what Python's own start does (bench/README.md), more than the w
 of the work that follows; so ``main()`` first offers the command line to this module,
 which handles only the plainest forms and hands everything else to Typer, unchanged:
 
-    keyctl [--db PATH] [--catalog NAME|FILE] check KEY [OPERATION ...] [--json]
+    keyctl [--db PATH] [--catalog NAME|FILE] check KEY [OPERATION ...] [--json | -q]
 
-and bash completion of OPERATION after ``check KEY``. Anything else (help, another
-command, an unknown or repeated option, ``--``, zsh or fish completion) returns None
-and Typer parses it. What this path prints comes from the same code as Typer's path
+(the global options also after ``check``), and bash completion of OPERATION after
+``check KEY``. Anything else (help, another command, an unknown option, a global
+option given twice differently, ``--``, zsh or fish completion) returns None and
+Typer parses it. What this path prints comes from the same code as Typer's path
 (KeyStore.check_many, render.check, keyctl/edge.py), and tests/test_fastpath.py runs
 each case both ways and requires the same output and exit status.
 """
@@ -22,49 +23,69 @@ import sys
 from typing import Mapping, Sequence
 
 _GLOBAL = ("--db", "--catalog")
+_QUIET = ("-q", "--quiet")
 
 
-def _globals(args: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
-    """The global options before the command, and the rest; None when they are not
-    plain (repeated, empty, or anything else starting with '-')."""
+def _global(args: Sequence[str], i: int, found: dict[str, str]) -> int | None:
+    """Record the global option at ``args[i]`` (``--db X`` or ``--db=X``) in ``found``;
+    the index of the word after it, or None when it is not plain (no value, an empty
+    one, or another value than the one given before: Typer's to refuse)."""
+    name, eq, value = args[i].partition("=")
+    if not eq:
+        if i + 1 >= len(args):
+            return None
+        i += 1
+        value = args[i]
+    if not value or "\0" in value or found.get(name, value) != value:
+        return None
+    found[name] = value
+    return i + 1
+
+
+def _parse(args: Sequence[str]) -> tuple[dict[str, str], set[str], list[str]] | None:
+    """A plain ``check`` command line: the global options (before or after ``check``),
+    the flags after ``check`` (--json, -q/--quiet) and its positional words; None for
+    anything else."""
     found: dict[str, str] = {}
     i = 0
-    while i < len(args) and args[i].startswith("-"):
-        word = args[i]
-        name, eq, value = word.partition("=")
-        if name not in _GLOBAL or name in found:
+    while i < len(args) and args[i] != "check":
+        if args[i].partition("=")[0] not in _GLOBAL:
+            return None  # another command, or an option only Typer knows
+        step = _global(args, i, found)
+        if step is None:
             return None
-        if not eq:
-            if i + 1 >= len(args):
-                return None
-            value = args[i + 1]
-            i += 1
-        if not value or "\0" in value:
-            return None
-        found[name] = value
-        i += 1
-    return found, list(args[i:])
-
-
-def run_check(args: Sequence[str]) -> int | None:
-    """Run ``check`` when ``args`` is its plain form; the exit status, or None."""
-    parsed = _globals(args)
-    if parsed is None:
+        i = step
+    if i >= len(args):
         return None
-    options, rest = parsed
-    if not rest or rest[0] != "check":
-        return None
-    as_json = False
+    flags: set[str] = set()
     positional: list[str] = []
-    for word in rest[1:]:
-        if word == "--json":
-            as_json = True
+    i += 1
+    while i < len(args):
+        word = args[i]
+        if word.partition("=")[0] in _GLOBAL:
+            step = _global(args, i, found)
+            if step is None:
+                return None
+            i = step
+            continue
+        if word == "--json" or word in _QUIET:
+            flags.add("--quiet" if word in _QUIET else word)
         elif word.startswith("-") and word != "-":
             return None  # --help, -h, --, unknown options: Typer's to answer
         else:
             positional.append(word)
-    if not positional:
-        return None  # Typer's "missing argument" message
+        i += 1
+    return found, flags, positional
+
+
+def run_check(args: Sequence[str]) -> int | None:
+    """Run ``check`` when ``args`` is its plain form; the exit status, or None."""
+    parsed = _parse(args)
+    if parsed is None:
+        return None
+    options, flags, positional = parsed
+    if not positional or flags == {"--json", "--quiet"}:
+        return None  # Typer's "missing argument", or its refusal of both flags
     key, operations = positional[0], positional[1:]
 
     from . import render
@@ -73,14 +94,14 @@ def run_check(args: Sequence[str]) -> int | None:
     try:
         keystore = open_keystore(options.get("--db"), options.get("--catalog"))
         report = keystore.check_many(read_key(key), operations)
-        render.check(report, as_json)
+        if "--quiet" not in flags:
+            render.check(report, "--json" in flags)
         render.flush()
         return EXIT_FOR_OUTCOME[report.outcome.value]
     except BaseException as exc:
         if os.environ.get("KEYCTL_DEBUG") and not expected(exc):
             raise
         return failed(exc)
-
 
 
 def complete_bash(env: Mapping[str, str]) -> str | None:
@@ -98,11 +119,11 @@ def complete_bash(env: Mapping[str, str]) -> str | None:
     if cword < 1 or cword > len(words):
         return None
     incomplete = words[cword] if cword < len(words) else ""
-    parsed = _globals(words[1:cword])
+    parsed = _parse(words[1:cword])
     if parsed is None or incomplete.startswith("-"):
         return None
-    options, rest = parsed
-    if len(rest) < 2 or rest[0] != "check" or any(w.startswith("-") and w != "-" for w in rest[1:]):
+    options, flags, positional = parsed
+    if flags or not positional:
         return None
     from .edge import open_keystore
 

@@ -32,7 +32,11 @@ from .text import printable
 from .when import is_relative, iso, parse_when
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+
     from .catalog import Catalog
+    from .models import Exported
+    from .store import KeyRow
 
 # 16 MiB holds about 100,000 keys; a larger file is a mistake or an attack, and
 # tomllib (pure Python) would spend minutes on it.
@@ -341,3 +345,27 @@ def dump_manifest(keys: dict[str, dict[str, Any]]) -> str:
 
     body = tomli_w.dumps({"keys": keys}) if keys else "[keys]\n"
     return HEADER + "\n" + body
+
+
+def export_rows(rows: "Iterable[KeyRow]", catalog: "Catalog") -> "Exported":
+    """``KeyStore.export``: the named keys of ``rows`` as a manifest, sorted by name;
+    the ids of keys without a name (which a manifest cannot hold) apart."""
+    from .models import Exported
+
+    named: list["KeyRow"] = []
+    skipped: list[str] = []
+    for row in rows:
+        if row.name is None:
+            skipped.append(row.id)
+        else:
+            named.append(row)
+    named.sort(key=lambda r: r.name or "")
+    entries: dict[str, dict[str, Any]] = {}
+    data: dict[str, dict[str, Any]] = {}
+    for row in named:
+        scopes = catalog.sorted_ids(row.scopes)
+        expires = row.expires_spec or row.expires_at
+        entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)  # type: ignore[index]
+        data[row.name] = {"scopes": scopes, "description": row.description or None,  # type: ignore[index]
+                          "expires": expires, "enabled": not row.disabled}
+    return Exported(dump_manifest(entries), data, tuple(skipped))

@@ -17,12 +17,12 @@ import sys
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .errors import OutputError
+from .table import Column
 from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
-    from .models import ApplyResult, CheckReport, Created, Exported, Key, KeyDetail, LogEntry, ScopeChange
-    from .plan import Plan
+    from .models import CheckReport, Created, Key, KeyDetail, LogEntry, ScopeChange
 
 
 def ascii_only() -> bool:
@@ -136,22 +136,54 @@ def _key_lines(key: "Key", catalog: "Catalog") -> None:
     out(f"  expires:  {key.expires_at or 'never'}")
 
 
-def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog") -> None:
-    """``list``: a streamed JSON array, or a table (a friendly line when empty)."""
+_KEY_COLUMNS = (
+    Column("NAME", floor=12), Column("ID", drop=2), Column("STATUS"),
+    Column("SCOPES", wrap=True, floor=12), Column("CREATED", drop=3), Column("EXPIRES", drop=1),
+)
+
+
+NO_KEYS = "No keys yet. Create one with: keyctl create --name NAME --scope predict"
+
+
+def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog", headers: bool = True,
+         empty: str | None = NO_KEYS) -> None:
+    """``list``: a streamed JSON array; at a terminal a table that fits (``empty``
+    when there is no key); piped, tab-separated lines."""
     if as_json:
         emit_json_stream(key_dict(k) for k in items)
         return
-    first = next(items, None)
-    if first is None:
-        out("No keys yet. Create one with: keyctl create --name NAME --scope predict")
+    terminal = sys.stdout.isatty()
+    sep = ", " if terminal else ","
+
+    def row(k: "Key") -> list[str]:
+        name = printable(k.name, 64) if k.name else (k.id if terminal else "")
+        return [name, k.id, k.status, sep.join(catalog.compact(k.granted)), k.created_at, k.expires_at or "never"]
+
+    _records(_KEY_COLUMNS, (row(k) for k in items), headers, empty)
+
+
+def _records(columns: "tuple[Column, ...]", rows: Iterator[list[str]], headers: bool, empty: str | None) -> None:
+    """Rows as a table that fits the terminal, or as tab-separated lines (streamed)
+    when stdout is not a terminal."""
+    from itertools import chain
+
+    from .table import layout, tsv
+
+    first = next(rows, None)  # read before anything is printed: a store that fails prints nothing
+    if not sys.stdout.isatty():
+        for line in tsv(columns, chain([first], rows) if first is not None else (), headers):
+            out(line)
         return
-    table = _table("ID", "NAME", "SCOPES", "STATUS", "CREATED", "EXPIRES")
-    for k in [first, *items]:
-        table.add_row(
-            k.id, _esc(k.name or "-"), ", ".join(catalog.compact(k.granted)), k.status,
-            k.created_at, k.expires_at or "never",
-        )
-    _console().print(table)
+    if first is None:
+        if empty is not None:
+            out(empty)
+        return
+    table = [first, *rows]
+    import shutil
+
+    width = shutil.get_terminal_size().columns
+    for line in layout(columns, table, width, headers, "..." if ascii_only() else "…"):
+        out(line)
 
 
 def created(result: "Created", as_json: bool, catalog: "Catalog", stored_in: str | None = None,
@@ -253,22 +285,60 @@ def check(report: "CheckReport", as_json: bool) -> None:
 
 
 # --- audit trail -------------------------------------------------------------------------
-def log(entries: Iterator["LogEntry"], as_json: bool) -> None:
+_LOG_COLUMNS = (
+    Column("RECORDED", drop=1), Column("ACTOR", drop=3), Column("ACTION"), Column("NAME", floor=12),
+    Column("ID", drop=4), Column("DETAILS", drop=2, wrap=True, floor=16, max_lines=3),
+)
+
+
+def log(entries: Iterator["LogEntry"], as_json: bool, headers: bool = True) -> None:
+    """``log``: a streamed JSON array; at a terminal a table that fits, each entry
+    naming its key by the name it had then; piped, tab-separated lines."""
     if as_json:
         emit_json_stream(e.to_dict() for e in entries)
         return
-    first = next(entries, None)
-    if first is None:
-        out("The audit trail is empty.")
+    terminal = sys.stdout.isatty()
+
+    def row(e: "LogEntry") -> list[str]:
+        summary = "; ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(e.details.items())
+                            if v not in (None, [], {}))
+        name = e.key_name or (e.key_id or "-" if terminal else "")
+        return [e.at, printable(e.actor, 64), e.action, printable(name, 64), e.key_id or ("-" if terminal else ""),
+                printable(summary or ("-" if terminal else ""), 10_000)]
+
+    _records(_LOG_COLUMNS, (row(e) for e in entries), headers, "The audit trail is empty.")
+
+
+# --- the store ---------------------------------------------------------------------------
+def store_status(report: dict, as_json: bool) -> None:
+    """``status``: the store, its catalog and its keys (its warnings go to stderr)."""
+    if as_json:
+        emit_json(report)
         return
-    table = _table("AT", "ACTOR", "ACTION", "KEY", "DETAILS")
-    for e in [first, *entries]:
-        summary = "; ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(e.details.items()) if v not in (None, [], {}))
-        table.add_row(e.at, _esc(e.actor), e.action, e.key_id or "-", _esc(summary or "-"))
-    _console().print(table)
+    if not report["exists"]:
+        state = "does not exist yet; the first change (e.g. `keyctl create`) makes it"
+    else:
+        state = f"SQLite, schema {report['schema_version']}, mode {report['mode']}"
+    out(f"store:    {printable(report['location'], 4096)}")
+    out(f"          {state if report['usable'] or not report['exists'] else 'cannot be used (below)'}")
+    if report["catalog"] is not None:
+        cat = report["catalog"]
+        out(f"catalog:  {printable(cat['name'])} ({'built in' if cat['builtin'] else 'from a catalog file'})")
+    if report["keys"] is not None:
+        k = report["keys"]
+        out(f"keys:     {k['total']} ({k['active']} active, {k['disabled']} disabled, {k['expired']} expired)")
 
 
 # --- the catalog -------------------------------------------------------------------------
+_SCOPE_COLUMNS = (Column("SCOPE"), Column("GROUP"), Column("REQUIRES"), Column("BILLABLE"), Column("DESCRIPTION"))
+
+
+def _scope_rows(catalog: "Catalog") -> list[list[str]]:
+    return [[printable(s.id, 200), printable(s.group or "", 200), printable(",".join(s.requires), 2000),
+             {True: "yes", False: "no"}.get(s.billable, ""), printable(s.description or "", 2000)]
+            for s in catalog.scopes.values()]
+
+
 def catalog_dict(catalog: "Catalog") -> dict:
     return {
         "catalog": catalog.name,
@@ -286,10 +356,14 @@ def catalog_dict(catalog: "Catalog") -> dict:
     }
 
 
-def scopes(catalog: "Catalog", as_json: bool) -> None:
-    """The catalog as a tree: group -> scopes, with prerequisites and billing."""
+def scopes(catalog: "Catalog", as_json: bool, headers: bool = True) -> None:
+    """The catalog as a tree: group -> scopes, with prerequisites and billing (piped:
+    one scope per tab-separated line)."""
     if as_json:
         emit_json(catalog_dict(catalog))
+        return
+    if not sys.stdout.isatty():
+        _records(_SCOPE_COLUMNS, iter(_scope_rows(catalog)), headers, None)
         return
     from rich.tree import Tree
 
@@ -312,131 +386,6 @@ def scopes(catalog: "Catalog", as_json: bool) -> None:
         parent.add(f"[bold]{_esc(s.id)}[/bold]  {_esc(s.description)}  [dim]({_esc('; '.join(notes))})[/dim]")
     tree.add("[bold]all[/bold]  every scope, including scopes added to the catalog later")
     _console().print(tree)
-
-
-# --- manifests: apply and export ------------------------------------------------------------
-_PLAN_MARK = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
-_PLAN_ANSI = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m", "unchanged": "\033[2m"}
-
-
-def _manifest_value(value: Any) -> str:
-    """A manifest value in a plan line: never, true/false, or a quoted string."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
-    """The plan of ``apply``: ``+`` create, ``~`` update, ``-`` delete, ``=`` unchanged,
-    then ``N to create, N to update, N to delete``. (On stdout; under --json the command
-    shows it on stderr, so that stdout stays pure JSON.)"""
-    lines: list[str] = []
-    for a in p.actions:
-        head = f"{_PLAN_MARK[a.kind]} {a.name}"
-        if a.kind == "delete":
-            head += f" ({a.key_id})"
-        lines.append(f"{_PLAN_ANSI[a.kind]}{head}\033[0m" if color else head)
-        if a.kind == "create" and a.spec is not None:
-            lines.append(f"    scopes: {', '.join(catalog.compact(a.scopes))}")
-            if a.spec.description:
-                lines.append(f"    description: {_manifest_value(a.spec.description)}")
-            if a.spec.expires:
-                lines.append(f"    expires: {a.spec.expires}")
-            if not a.spec.enabled:
-                lines.append("    enabled: false")
-        elif a.kind == "update":
-            if a.added_scopes or a.removed_scopes:
-                moves = [f"+{s}" for s in a.added_scopes] + [f"-{s}" for s in a.removed_scopes]
-                lines.append(f"    scopes: {' '.join(moves)}")
-            for name, old, new in a.changes:
-                if name == "expires":
-                    lines.append(f"    expires: {old or 'never'} -> {new or 'never'}")
-                else:
-                    lines.append(f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}")
-    counts = p.counts()
-    summary = (f"{counts['create']} to create, {counts['update']} to update, "
-               f"{counts['delete']} to delete, {counts['unchanged']} unchanged")
-    if p.not_in_manifest:
-        summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {p.source} "
-                    "and stay (--prune deletes them)")
-    lines.append(summary)
-    return lines
-
-
-def plan(p: "Plan", catalog: "Catalog") -> None:
-    for line in plan_lines(p, catalog, _color()):
-        out(line)
-
-
-def _emit_json_lists(data: dict) -> None:
-    """A JSON object whose lists are written one item per line. json.dumps with indent
-    runs the pure-Python encoder: for 10,000 keys, about a second of `apply`."""
-    ascii_ = ascii_only()
-    fields = list(data.items())
-    write("{\n")
-    for n, (name, value) in enumerate(fields):
-        write(f"  {json.dumps(name)}: ")
-        if isinstance(value, list) and value:
-            write("[\n" + ",\n".join("    " + json.dumps(v, ensure_ascii=ascii_) for v in value) + "\n  ]")
-        else:
-            write(json.dumps(value, ensure_ascii=ascii_))
-        write(",\n" if n < len(fields) - 1 else "\n")
-    write("}\n")
-
-
-def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None:
-    """After ``apply``: JSON (created with secrets, updated with changes, deleted,
-    unchanged) for scripts, or for a person a line and the new secrets, once."""
-    p = result.plan
-    ids = {c.key.name: c for c in result.created}
-    if as_json:
-        def made(a: Any) -> dict:
-            c = ids.get(a.name)
-            entry = {"name": a.name, "id": c.key.id if c else None,
-                     "secret": c.secret if c and result.keyring is None else None}
-            if result.keyring is not None:
-                entry["stored_in"] = result.keyring
-            return entry
-
-        _emit_json_lists({
-            "dry_run": dry_run,
-            "created": [made(a) for a in p.of("create")],
-            "updated": [{"name": a.name, "id": a.key_id, "changes": a.changes_dict()} for a in p.of("update")],
-            "deleted": [{"name": a.name, "id": a.key_id} for a in p.of("delete")],
-            "unchanged": [{"name": a.name, "id": a.key_id} for a in p.of("unchanged")],
-        })
-        return
-    if dry_run:
-        out("dry run: nothing was changed")
-        return
-    counts = p.counts()
-    if not p.has_changes:
-        out(f"nothing to do: the store already matches {p.source}")
-        return
-    out(f"applied {p.source}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted")
-    if not result.created:
-        return
-    if result.keyring is not None:
-        out(f"the new secrets are in the keyring ({result.keyring}); read one with `keyctl secret NAME`")
-        return
-    # Plain aligned columns, not a Rich table: a table may fold a long cell across
-    # lines, and a secret must stay whole to be copied.
-    rows = [("NAME", "ID", "SECRET")] + [(c.key.name or "-", c.key.id, c.secret) for c in result.created]
-    wide = [max(len(r[i]) for r in rows) for i in range(2)]
-    out()
-    for name, kid, secret in rows:
-        out(f"{name:<{wide[0]}}  {kid:<{wide[1]}}  {secret}")
-
-
-def exported(result: "Exported", as_json: bool) -> None:
-    """``export``: the manifest (TOML), or with --json ``{"keys": {NAME: {"scopes",
-    "description", "expires", "enabled"}}}`` (every field, defaults included)."""
-    if as_json:
-        emit_json({"keys": result.keys})
-        return
-    write(result.text)
 
 
 # --- catalogs ------------------------------------------------------------------------------

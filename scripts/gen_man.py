@@ -428,11 +428,10 @@ def render(node: Node, root: Node) -> str:
         out.append(f".SS {heading}")
         for param in group:
             out += [".TP", param_tag(param, node.ctx), param_body(param, node.ctx)]
-    if node is not root:
-        globals_ = [p for p in visible_params(root) if is_option(p) and not is_flag(p)]
-        if globals_:
-            names = ", ".join(bold(p.opts[0]) for p in globals_)
-            out += [".PP", f"The global options of {xref([PROG])} ({names}) go before the command name."]
+    globals_ = [p for p in options if type(p).__name__ == "GlobalOption"]  # keyctl/app.py
+    if globals_:
+        names = " and ".join(bold(p.opts[0]) for p in globals_)
+        out += [".PP", f"{names} are global options: every command takes them, before or after its name."]
 
     if node is root:
         out.append(".SH ENVIRONMENT")

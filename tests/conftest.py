@@ -133,6 +133,27 @@ class Result:
         return f"Result(code={self.code}, stdout={self.stdout[:500]!r}, stderr={self.stderr[:500]!r})"
 
 
+def pretend_terminal(monkeypatch: pytest.MonkeyPatch, *streams: str) -> None:
+    """Make CliRunner's streams named here ("<stdin>", "<stdout>") terminals. CliRunner
+    swaps in its own streams at each invocation, so the patch goes on their class."""
+    import typer.testing
+
+    # The stream class moved: typer._click.testing on Typer 0.26, typer.testing from 0.27.
+    wrapper = getattr(typer.testing, "_NamedTextIOWrapper", None)
+    if wrapper is None:
+        from typer._click import testing as click_testing
+
+        wrapper = click_testing._NamedTextIOWrapper
+    monkeypatch.setattr(wrapper, "isatty", lambda self: self.name in streams, raising=False)
+
+
+@pytest.fixture
+def tty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stdout is a terminal (120 columns unless a test sets COLUMNS)."""
+    pretend_terminal(monkeypatch, "<stdout>")
+    monkeypatch.setenv("COLUMNS", "120")
+
+
 @pytest.fixture
 def run():
     """Run keyctl in-process through Typer's CliRunner: run("create", "-s", "predict")."""
@@ -147,6 +168,38 @@ def run():
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return _run
+
+
+def in_terminal(*args: str, columns: int = 80, env: dict | None = None) -> Result:
+    """keyctl as a real process whose stdout is a terminal (a pseudo-terminal of
+    ``columns`` columns, COLUMNS unset): what a person sees, with the newlines the
+    terminal driver writes turned back into ``\\n``."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    full_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in ("COLUMNS", "LINES")}
+    try:
+        p = subprocess.Popen([sys.executable, "-m", "keyctl", *args], stdin=subprocess.DEVNULL, stdout=follower,
+                             stderr=subprocess.PIPE, env=full_env, cwd=str(ROOT))
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        err = p.stderr.read().decode()
+        code = p.wait(timeout=60)
+    finally:
+        os.close(leader)
+    return Result(code, b"".join(chunks).decode().replace("\r\n", "\n"), err)
 
 
 @pytest.fixture

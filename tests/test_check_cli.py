@@ -3,6 +3,8 @@ as a user and a script see them: lines, JSON, exit codes 0, 1, 2, 3 and 4."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import create_key as create
@@ -310,10 +312,11 @@ def test_scopes_json_field_by_field(run):
         assert o["redacts"] == expected, o["id"]
 
 
-def test_scopes_tree_for_people(run, db_path):
+def test_scopes_tree_for_people(run, db_path, tty, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per scope
     r = run("scopes")
     assert r.code == 0
-    text = r.stdout
+    text = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout)  # bold names (NO_COLOR leaves styles)
     for scope in TABLE:
         assert scope in text
     assert "inputs (all of: inputs.add, inputs.get, inputs.patch, inputs.delete)" in text

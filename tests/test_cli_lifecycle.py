@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import create_key as create
-from conftest import rows, warnings
+from conftest import pretend_terminal, rows, warnings
 
 KEY_FIELDS = {"id", "name", "description", "scopes", "status", "created_at", "expires_at", "hint", "in_keyring"}
 # "stored_in" (the keyring backend, or null) belongs to the keyring's contract (issue 5):
@@ -188,15 +188,16 @@ def test_create_human_output_tells_expiry_and_notes_on_stderr(run):
 
 
 # --- list -----------------------------------------------------------------------------
-def test_list_on_an_empty_store_prints_a_friendly_line(run, db_path):
+def test_list_on_an_empty_store_prints_a_friendly_line(run, db_path, tty):
+    run("create", "-n", "gone", "-s", "search")
+    run("delete", "gone", "--yes")
     r = run("list")
     assert r.code == 0
     assert r.stdout.startswith("No keys yet.")
     assert run("list", "--json").json == []
-    assert not db_path.exists()
 
 
-def test_list_table_shows_groups_by_name_and_never_a_secret(run):
+def test_list_table_shows_groups_by_name_and_never_a_secret(run, tty):
     a = create(run, "predict", "inputs.patch", name="alpha")
     b = create(run, "all", name="beta")
     r = run("list")
@@ -205,7 +206,7 @@ def test_list_table_shows_groups_by_name_and_never_a_secret(run):
     assert "kc_" not in r.stdout
     lines = r.stdout.splitlines()
     header = lines[0].split()
-    assert header == ["ID", "NAME", "SCOPES", "STATUS", "CREATED", "EXPIRES"]
+    assert header == ["NAME", "ID", "STATUS", "SCOPES", "CREATED", "EXPIRES"]
     alpha = next(line for line in lines if a["id"] in line)
     beta = next(line for line in lines if b["id"] in line)
     assert "alpha" in alpha and "inputs.get, inputs.patch, predict" in alpha
@@ -570,17 +571,8 @@ def test_delete_without_terminal_through_a_real_process(run, sh, db_path):
 
 @pytest.fixture
 def terminal(monkeypatch):
-    """Make `delete` believe it runs on a terminal. CliRunner swaps in its own
-    sys.stdin at each invocation, so the patch goes on that stream's class (stdin only)."""
-    import typer.testing
-
-    # The stream class moved: typer._click.testing on Typer 0.26, typer.testing from 0.27.
-    wrapper = getattr(typer.testing, "_NamedTextIOWrapper", None)
-    if wrapper is None:
-        from typer._click import testing as click_testing
-
-        wrapper = click_testing._NamedTextIOWrapper
-    monkeypatch.setattr(wrapper, "isatty", lambda self: self.name == "<stdin>", raising=False)
+    """Make `delete` believe it runs on a terminal (stdin only)."""
+    pretend_terminal(monkeypatch, "<stdin>")
 
 
 def test_delete_on_a_terminal_answering_no_deletes_nothing(run, db_path, terminal):
@@ -671,7 +663,7 @@ def test_log_limit_and_key_filter(run):
     assert run("log", "ghost").code == 1
 
 
-def test_log_human_table_and_empty(run, db_path):
+def test_log_human_table_and_empty(run, db_path, tty):
     r = run("log")
     assert r.code == 0 and r.stdout == "The audit trail is empty.\n"
     assert run("log", "--json").json == []
@@ -679,7 +671,7 @@ def test_log_human_table_and_empty(run, db_path):
     data = create(run, "search", name="ci")
     r = run("log")
     assert r.code == 0
-    assert r.stdout.split()[:5] == ["AT", "ACTOR", "ACTION", "KEY", "DETAILS"]
+    assert r.stdout.split()[:6] == ["RECORDED", "ACTOR", "ACTION", "NAME", "ID", "DETAILS"]
     assert data["id"] in r.stdout and "create" in r.stdout
     assert data["secret"] not in r.stdout
 

@@ -68,6 +68,20 @@ CASES = [
     (["--catalog", "clarifai", "check", "ci", "search"], None),
     (["--catalog", "clarifai-live", "check", "ci", "search"], None),
     (["--catalog", "nope", "check", "ci", "search"], None),
+    # the global options after the command's name, and given twice
+    (["check", "ci", "search", "--db", "{db}"], None),
+    (["check", "--db={db}", "ci", "search", "--json"], None),
+    (["check", "ci", "--catalog", "clarifai-live", "search"], None),
+    (["--db", "{db}", "check", "ci", "search", "--db", "{db}"], None),
+    (["--db", "{db}", "check", "ci", "search", "--db", "{db}.other"], None),
+    (["--db", "{db}", "--db", "{db}.other", "check", "ci", "search"], None),
+    (["check", "ci", "search", "--db"], None),
+    (["check", "ci", "search", "--db="], None),
+    # --quiet: the exit status alone
+    (["check", "ci", "inputs.get", "-q"], None),
+    (["check", "--quiet", "ci", "predict.call"], None),
+    (["check", "-q", "nope", "search"], None),
+    (["check", "ci", "-q", "--json"], None),
 ]
 
 
@@ -83,6 +97,7 @@ def test_fast_path_matches_typer(store, args, stdin):
 
 @pytest.mark.parametrize("args", [
     ["check", "ci", "inputs.get"], ["--db", "x", "check", "k"], ["--catalog=c", "check", "-"],
+    ["check", "k", "--db", "x"], ["check", "-q", "k"], ["--db", "x", "check", "k", "--db=x"],
 ])
 def test_plain_check_is_taken_by_the_fast_path(monkeypatch, args):
     seen = []
@@ -95,6 +110,8 @@ def test_plain_check_is_taken_by_the_fast_path(monkeypatch, args):
     ["check"], ["check", "--help"], ["check", "-h"], ["check", "ci", "--", "x"], ["check", "ci", "--jsn"],
     ["--db", "a", "--db", "b", "check", "ci"], ["--db"], ["--db", "", "check", "ci"], ["--verbose", "check", "ci"],
     ["list"], ["create", "-s", "check"], [], ["--version"], ["scope", "add", "check", "x"],
+    ["--db", "a", "check", "ci", "--db", "b"], ["check", "ci", "--db"], ["check", "ci", "--catalog="],
+    ["check", "ci", "-q", "--json"], ["check", "ci", "-qq"], ["list", "--db", "x", "check"],
 ])
 def test_everything_else_is_left_to_typer(args, db_path):
     assert fastpath.run_check(args) is None
@@ -120,6 +137,8 @@ COMPLETIONS = [
     ("keyctl check ci a", 3),
     ("keyctl check ci inputs.get inputs.p", 4),
     ("keyctl --db {db} check ci models.", 5),
+    ("keyctl check ci --db {db} models.", 5),
+    ("keyctl check --catalog clarifai-live ci inputs.", 5),
     ("keyctl check - pre", 3),
     ("keyctl check ci zzz", 3),
 ]
@@ -171,7 +190,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 WORDS = ["check", "ci", "off", "all", "-", "--json", "--db", "--catalog", "clarifai", "clarifai-live",
          "inputs.get", "inputs.*", "models", "predict.call", "Inputs:Patch", "nope", "", "kc_short",
-         "--help", "--", "x" * 100, "inputs.pach", "scope", "list"]
+         "--help", "--", "x" * 100, "inputs.pach", "scope", "list", "-q", "--quiet", "--db={db}",
+         "--catalog=clarifai", "{db}"]
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -180,6 +200,7 @@ def test_random_command_lines_match_typer(store, capsys, monkeypatch, words):
     import io
 
     args = ["check", *words] if words[0] != "check" and len(words) % 2 else words
+    args = [a.format(**store) for a in args]
     monkeypatch.setattr("sys.stdin", io.StringIO(store["secret"] + "\n"))
     capsys.readouterr()
     code = fastpath.run_check(args)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import render
-from ..app import app, state
+from ..app import state, subgroup
 from ..edge import error, note, warn
 from ..errors import EXIT_USAGE, CatalogError
 
@@ -20,16 +20,12 @@ JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contrac
 CATALOG_REF = Annotated[str, typer.Argument(
     metavar="NAME|FILE", help="A built-in catalog name (clarifai, clarifai-live) or a catalog TOML file.")]
 
-catalog_app = typer.Typer(
-    help=(
-        "Scope catalogs: list the built-ins, validate a catalog file, upgrade a store's catalog.\n\n"
-        "Examples:\n\n\b\n"
-        "  keyctl catalog list\n"
-        "  keyctl catalog validate my-api.toml"
-    ),
-    no_args_is_help=True,
-)
-app.add_typer(catalog_app, name="catalog")
+catalog_app = subgroup("catalog", (
+    "Scope catalogs: list the built-ins, validate a catalog file, upgrade a store's catalog.\n\n"
+    "Examples:\n\n\b\n"
+    "  keyctl catalog list\n"
+    "  keyctl catalog validate my-api.toml"
+))
 
 
 @catalog_app.command("list")

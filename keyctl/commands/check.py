@@ -11,6 +11,7 @@ import typer
 from .. import render
 from ..app import app, complete_key, complete_operation, read_key, state
 from ..edge import EXIT_FOR_OUTCOME
+from ..errors import UsageError
 
 
 @app.command()
@@ -23,6 +24,8 @@ def check(
         metavar="[OPERATION]...", autocompletion=complete_operation,
         help="Operation ids, groups (their operations) or all. None means every operation.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print nothing: only the exit status tells (errors still go to stderr).")] = False,
 ) -> None:
     """Simulate what the API would do with KEY for each OPERATION.
 
@@ -31,32 +34,42 @@ def check(
     missing scopes and whether the call consumes an Operation. A secret with a bad
     checksum is rejected as CONN_KEY_INVALID (11008), an unknown one as
     CONN_KEY_NOT_FOUND (11009). Exit status: 0 all allowed, 3 worst is redacted,
-    4 worst is rejected.
+    4 worst is rejected; --quiet prints nothing else.
 
     Examples:
 
     \b
       keyctl check ci-bot inputs.get inputs.patch
       printf '%s\\n' "$SECRET" | keyctl check - predict.call --json
+      keyctl check ci-bot models.train -q || echo "ci-bot cannot train"
     """
+    if quiet and as_json:
+        raise UsageError("--quiet prints nothing; give --quiet or --json, not both")
     ks = state(ctx).keystore()
     report = ks.check_many(read_key(key), operations or ())
-    render.check(report, as_json)
+    if not quiet:
+        render.check(report, as_json)
     raise typer.Exit(EXIT_FOR_OUTCOME[report.outcome.value])
 
 
 @app.command()
 def scopes(
     ctx: typer.Context,
+    no_headers: Annotated[bool, typer.Option(
+        "--no-headers", help="No header line in the tab-separated lines printed to a pipe.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
 ) -> None:
     """Show the scope catalog: groups, scopes, prerequisites, billing, redaction.
+
+    At a terminal, a tree of groups and scopes; piped, one scope per line,
+    tab-separated (SCOPE, GROUP, REQUIRES, BILLABLE, DESCRIPTION), under a header.
 
     Examples:
 
     \b
       keyctl scopes
       keyctl scopes --json | jq '.scopes[] | select(.billable) | .id'
+      keyctl scopes --no-headers | awk -F'\\t' '$4 == "yes" {print $1}'
     """
     ks = state(ctx).keystore()
-    render.scopes(ks.catalog, as_json)
+    render.scopes(ks.catalog, as_json, headers=not no_headers)

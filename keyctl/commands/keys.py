@@ -7,7 +7,7 @@ from typing import Annotated, Callable, List, Optional
 import typer
 
 from .. import render
-from ..app import app, complete_key, complete_scope, read_key, state
+from ..app import app, complete_key, complete_scope, read_key, state, subgroup
 from ..edge import note, warn
 from ..errors import Aborted, ConfirmationRequired, OutputError
 
@@ -28,17 +28,15 @@ KEYRING = Annotated[bool, typer.Option(
 )]
 SHOW_SECRET = Annotated[bool, typer.Option(
     "--show-secret", help="With --keyring, print the secret as well (without --keyring it is always printed).")]
+NO_HEADERS = Annotated[bool, typer.Option(
+    "--no-headers", help="No header line (in the table, and in the tab-separated lines printed to a pipe).")]
 
-scope_app = typer.Typer(
-    help=(
-        "Change a key's scopes: add, remove or set them (prerequisites follow).\n\n"
-        "Examples:\n\n\b\n"
-        "  keyctl scope add ci-bot inputs.patch\n"
-        "  keyctl scope set ci-bot predict search"
-    ),
-    no_args_is_help=True,
-)
-app.add_typer(scope_app, name="scope")
+scope_app = subgroup("scope", (
+    "Change a key's scopes: add, remove or set them (prerequisites follow).\n\n"
+    "Examples:\n\n\b\n"
+    "  keyctl scope add ci-bot inputs.patch\n"
+    "  keyctl scope set ci-bot predict search"
+))
 
 
 def _warn_added(result) -> None:
@@ -119,10 +117,14 @@ def list_keys(
     scope: Annotated[Optional[List[str]], typer.Option(
         "--scope", "-s", metavar="SCOPE", autocompletion=complete_scope,
         help="Only keys holding everything SCOPE stands for (a key with all holds every scope).")] = None,
+    no_headers: NO_HEADERS = False,
     as_json: JSON = False,
 ) -> None:
     """List keys (never their secrets), oldest first.
 
+    At a terminal, a table that fits its width: NAME (the id for a key without a
+    name) and STATUS always show, SCOPES wraps, and ID, CREATED and EXPIRES give way
+    when there is no room. Piped, one key per line, tab-separated, under a header.
     A complete group shows as its group name. A key both disabled and expired shows
     as disabled.
 
@@ -131,9 +133,14 @@ def list_keys(
     \b
       keyctl list --status active
       keyctl list --scope inputs.patch --json | jq -r '.[].name'
+      keyctl list --no-headers | cut -f1
     """
     ks = state(ctx).keystore()
-    render.keys(ks.list(status=status, scope=scope), as_json, ks.catalog)
+    keys = ks.list(status=status, scope=scope)
+    found = ks.exists()
+    if not found:
+        note(f"no store at {ks.path} yet; `keyctl create` makes it")
+    render.keys(keys, as_json, ks.catalog, headers=not no_headers, empty=render.NO_KEYS if found else None)
 
 
 @app.command()
@@ -321,17 +328,23 @@ def log_cmd(
     ctx: typer.Context,
     key: Annotated[Optional[str], typer.Argument(
         metavar="[KEY]", autocompletion=complete_key,
-        help="Only this key's trail (a deleted key's trail is found by its id).")] = None,
+        help="Only this key's trail: its id, or its name (a deleted key's too).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="At most this many entries.")] = None,
+    no_headers: NO_HEADERS = False,
     as_json: JSON = False,
 ) -> None:
     """Show the audit trail, newest first: time (UTC), OS user, action, key, details.
+
+    Each entry names its key by the name it had then, so a deleted key's trail is
+    found by its old name too. At a terminal, a table that fits its width; piped,
+    one entry per line, tab-separated, under a header.
 
     Examples:
 
     \b
       keyctl log ci-bot --limit 5
       keyctl log --json | jq '.[] | select(.action == "delete")'
+      keyctl log old-bot          # a deleted key, by the name it had
     """
     ks = state(ctx).keystore()
-    render.log(ks.log(read_key(key) if key is not None else None, limit), as_json)
+    render.log(ks.log(read_key(key) if key is not None else None, limit), as_json, headers=not no_headers)

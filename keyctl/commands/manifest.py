@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .. import render
+from .. import render, render_apply
 from ..app import app, state
 from ..edge import error, note, say, warn
 from ..errors import EXIT_USAGE, ManifestError, OutputError
@@ -57,7 +57,7 @@ def _deliver(as_json: bool):
 
     def deliver(result) -> None:
         try:
-            render.applied(result, as_json)
+            render_apply.applied(result, as_json)
             render.flush(during_change=True)
         except OutputError as exc:
             raise OutputError(f"{exc.message}; nothing was applied") from None
@@ -115,14 +115,14 @@ def apply(
         for change in action.added_prerequisites:
             warn(f"{action.name}: {change.because} requires {change.scope}; added {change.scope}")
     if as_json:
-        for line in render.plan_lines(planned, ks.catalog):
+        for line in render_apply.plan_lines(planned, ks.catalog):
             say(line)
     else:
-        render.plan(planned, ks.catalog)
+        render_apply.plan(planned, ks.catalog)
     if dry_run:
         from ..models import ApplyResult
 
-        render.applied(ApplyResult(planned), as_json, dry_run=True)
+        render_apply.applied(ApplyResult(planned), as_json, dry_run=True)
         return
     result = ks.apply(planned, keyring=keyring, deliver=_deliver(as_json))
     if result.created and result.keyring is None and not as_json:
@@ -151,4 +151,4 @@ def export(ctx: typer.Context, as_json: JSON = False) -> None:
         shown = ", ".join(result.skipped[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
         warn(f"{len(result.skipped)} key(s) without a name left out (a manifest names its keys): {shown}; "
              "name one with `keyctl update KEY --name NAME`")
-    render.exported(result, as_json)
+    render_apply.exported(result, as_json)

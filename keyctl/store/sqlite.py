@@ -336,15 +336,28 @@ class SQLiteStore(Reads):
                                     f"run `chmod 600 {self.path}`")
         folder = self._target().parent
         try:
-            if folder.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            mode = folder.stat().st_mode
+            # In a sticky folder (/tmp) others may add files but not replace ours.
+            if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
                 info["warnings"].append(f"the folder {folder} is writable by other users, who could replace "
                                         f"the store; run `chmod go-w {folder}`")
         except OSError:
             pass
-        conn = self._conn()
-        if conn is not None:
-            info["schema_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            conn = self._conn()
+            if conn is not None:
+                info["schema_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
+        except KeyctlError as exc:
+            info["problem"] = exc.message  # why it cannot be used
+            return info
+        if conn is None and not os.access(self._nearest_folder(), os.W_OK):
+            info["problem"] = f"the store {self.path} cannot be created: {self._nearest_folder()} is not writable"
+        elif conn is not None and not os.access(self.path, os.W_OK):
+            info["warnings"].append(f"the store {self.path} is read-only: reads work, changes fail")
         return info
+
+    def _nearest_folder(self) -> Path:
+        return next((f for f in self._target().parents if f.exists()), Path("/"))
 
 
 class _Guarded:
