@@ -17,8 +17,9 @@
 # created. Running it again with the same CSV creates nothing; a new line in the CSV
 # creates one key; a changed role updates that person's scopes. Options after `--` go
 # to `keyctl apply`: `-- --dry-run` to review first, `-- --keyring` to put the secrets
-# in the OS keyring instead of files. `-- --prune` deletes named keys that are not in
-# the CSV: use it only on a store that holds this team's keys and nothing else.
+# in the OS keyring instead of files. `-- --prune --yes` deletes named keys that are not
+# in the CSV (without --yes apply asks at a terminal): use it only on a store that holds
+# this team's keys and nothing else.
 #
 # Environment: KEYCTL, the command that runs keyctl (default `keyctl`; split on
 # spaces, e.g. KEYCTL="python3 -m keyctl"); KEYCTL_DB and the other keyctl settings

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from .errors import EXIT_OK, EXIT_REDACTED, EXIT_REJECTED, EXIT_RUNTIME, KeyctlError, OutputError, UsageError
+from .errors import (EXIT_OK, EXIT_REDACTED, EXIT_REJECTED, EXIT_RUNTIME, Aborted, ConfirmationRequired, KeyctlError,
+                     OutputError, UsageError)
 from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,6 +73,27 @@ def say(message: str) -> None:
     _line("", message)
 
 
+def confirm(question: str, yes: bool, refusal: str, may_ask: bool = True, declined: str = "nothing deleted") -> None:
+    """THE rule for a change that cannot be undone: ``--yes`` (``yes``) goes ahead;
+    otherwise a terminal is asked ``QUESTION [y/N]`` (anything but y or yes declines:
+    ``declined`` as a plain line, exit 1, Aborted); without a terminal to ask on (or
+    when ``may_ask`` is false: a prompt is not enough) it is refused, exit 2, saying
+    to pass --yes."""
+    if yes:
+        return
+    if not may_ask:
+        raise ConfirmationRequired(f"{refusal}; pass --yes if that is what you want")
+    if not sys.stdin.isatty():
+        raise ConfirmationRequired(f"{refusal} without confirmation: there is no terminal to ask on; pass --yes")
+    try:
+        sys.stderr.write(f"{redact(printable(question, MAX_LINE))} [y/N] ")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    if sys.stdin.readline(64).strip().lower() not in ("y", "yes"):
+        raise Aborted(declined)
+
+
 def bug(exc: BaseException) -> None:
     """The line for an unexpected failure: no traceback, no locals, what to report."""
     error(
@@ -94,6 +116,9 @@ def failed(exc: BaseException) -> int:
     if isinstance(exc, BrokenPipeError) or (isinstance(exc, OutputError) and exc.quiet):
         quiet_stdout()
         return EXIT_RUNTIME
+    if isinstance(exc, Aborted):  # the user said no: nothing went wrong
+        say(exc.message)
+        return exc.exit_code
     if isinstance(exc, KeyctlError):
         if isinstance(exc, OutputError):
             quiet_stdout()

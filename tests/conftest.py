@@ -170,6 +170,23 @@ def run():
     return _run
 
 
+def answering(*args: str, answer: str) -> Result:
+    """keyctl as a real process whose stdin is a terminal (a pseudo-terminal) on
+    which ``answer`` is typed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        p = subprocess.Popen([sys.executable, "-m", "keyctl", *args], stdin=follower, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+        os.write(leader, answer.encode())
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    return Result(p.returncode, out, err)
+
+
 def in_terminal(*args: str, columns: int = 80, env: dict | None = None) -> Result:
     """keyctl as a real process whose stdout is a terminal (a pseudo-terminal of
     ``columns`` columns, COLUMNS unset): what a person sees, with the newlines the

@@ -268,7 +268,7 @@ def test_prune_deletes_named_keys_the_manifest_lacks_but_never_unnamed_ones(run,
     assert {n for (n,) in rows(db_path, "SELECT name FROM keys WHERE name IS NOT NULL")} == {"ci-bot", "etl", "old-bot"}
 
     etl_id = key_row(db_path, "etl")["id"]
-    r = run("apply", path, "--prune")
+    r = run("apply", path, "--prune", "--yes")
     assert r.code == 0, r
     assert plan_lines(r.stdout) == ["= ci-bot", f"- etl ({etl_id})", f"- old-bot ({gone})"]
     assert "0 to create, 0 to update, 2 to delete, 1 unchanged" in r.stdout
@@ -279,7 +279,7 @@ def test_prune_deletes_named_keys_the_manifest_lacks_but_never_unnamed_ones(run,
 def test_prune_json_lists_deleted_keys(run, tmp_path, db_path):
     assert run("apply", write(tmp_path, TEAM)).code == 0
     etl_id = key_row(db_path, "etl")["id"]
-    r = run("apply", write(tmp_path, '[keys.ci-bot]\nscopes = ["predict", "inputs.patch"]\n'), "--prune", "--json")
+    r = run("apply", write(tmp_path, '[keys.ci-bot]\nscopes = ["predict", "inputs.patch"]\n'), "--prune", "--yes", "--json")
     assert r.code == 0, r
     assert r.json["deleted"] == [{"name": "etl", "id": etl_id}]
     assert r.json["updated"][0]["changes"] == {"description": ["CI predictions", None], "expires": ["90d", None]}
@@ -329,7 +329,7 @@ def test_audit_entries_carry_the_manifest_file_name(run, tmp_path, db_path):
     run("create", "--name", "old-bot", "--scope", "search")
     changed = TEAM.replace('"90d"', '"30d"').replace('["inputs.add", "inputs.get"]', '["inputs.add"]')
     changed = changed.replace('description = "CI predictions"', 'description = "CI"\nenabled = false')
-    assert run("apply", write(tmp_path, changed, "v2.toml"), "--prune").code == 0
+    assert run("apply", write(tmp_path, changed, "v2.toml"), "--prune", "--yes").code == 0
     log = run("log", "--json").json
     mine = [e for e in log if e["details"].get("manifest")]
     actions = sorted((e["action"], e["details"]["manifest"]) for e in mine)

@@ -1,15 +1,14 @@
 """The key lifecycle: create, list, show, scope add|remove|set, update, disable, enable,
 rotate, delete, log. Parse -> call KeyStore -> render; no rules here."""
 
-import sys
 from typing import Annotated, Callable, List, Optional
 
 import typer
 
 from .. import render
 from ..app import app, complete_key, complete_scope, read_key, state, subgroup
-from ..edge import note, warn
-from ..errors import Aborted, ConfirmationRequired, OutputError
+from ..edge import confirm, note, warn
+from ..errors import OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 KEY = Annotated[str, typer.Argument(
@@ -301,8 +300,9 @@ def delete(
 ) -> None:
     """Delete a key for good. Its audit trail stays.
 
-    On a terminal it asks first; without one it needs --yes. A secret kept in the OS
-    keyring (--keyring) is removed from it too.
+    On a terminal it asks first (answering no deletes nothing and exits 1); without
+    one it needs --yes. A secret kept in the OS keyring (--keyring) is removed from
+    it too.
 
     Examples:
 
@@ -314,12 +314,7 @@ def delete(
     ref = read_key(key)
     if not yes:
         target = ks.get(ref)
-        if not sys.stdin.isatty():
-            raise ConfirmationRequired(
-                f"refusing to delete {target.ref} without confirmation: there is no terminal to ask on; pass --yes"
-            )
-        if not typer.confirm(f"Delete key {target.ref} ({target.id}) for good?", default=False, err=True):
-            raise Aborted("nothing deleted")
+        confirm(f"Delete key {target.ref} ({target.id}) for good?", yes, f"refusing to delete {target.ref}")
     render.key(ks.delete(ref), as_json, ks.catalog)
 
 

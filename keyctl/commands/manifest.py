@@ -10,7 +10,7 @@ import typer
 
 from .. import render, render_apply
 from ..app import app, state
-from ..edge import error, note, say, warn
+from ..edge import confirm, error, note, say, warn
 from ..errors import EXIT_USAGE, ManifestError, OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
@@ -79,6 +79,8 @@ def apply(
         help="Store the new secrets in the OS keyring (service keyctl, user the key's id) instead of "
         "printing them; `keyctl secret KEY` reads one back. Checks for a usable keyring before writing anything.",
     )] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Delete what --prune deletes without asking (needed without a terminal).")] = False,
     as_json: JSON = False,
 ) -> None:
     """Make the store match a manifest: create, update and (with --prune) delete keys.
@@ -93,11 +95,17 @@ def apply(
     instead (if one cannot be stored, nothing is applied). A bad manifest exits 2,
     naming the file, the key and the field, and changes nothing.
 
+    A plan that deletes keys asks first at a terminal ("Delete 3 keys? [y/N]"; no
+    applies nothing and exits 1) and is refused without one (exit 2) unless --yes
+    is given; --dry-run never asks. Pruning with a manifest that holds no keys (an
+    empty file, an empty stdin) deletes only with --yes.
+
     Examples:
 
     \b
       keyctl apply team.toml --dry-run
       keyctl apply team.toml --prune --keyring
+      keyctl apply team.toml --prune --yes --json | jq -r '.deleted[].name'
       keyctl apply team.toml --json | jq -r '.created[] | "\\(.name) \\(.secret)"'
     """
     ks = state(ctx).keystore()
@@ -124,6 +132,14 @@ def apply(
 
         render_apply.applied(ApplyResult(planned), as_json, dry_run=True)
         return
+    doomed = planned.counts()["delete"]
+    if doomed:
+        render.flush()  # the plan, before the question
+        what = f"{doomed} key{'s' if doomed > 1 else ''}"
+        refusal = (f"refusing to delete {what}" if manifest.keys else
+                   f"{source} holds no keys: --prune would delete every named key ({what})")
+        confirm(f"Delete {what}?", yes, refusal, may_ask=bool(manifest.keys),
+                declined="nothing deleted; nothing applied")
     result = ks.apply(planned, keyring=keyring, deliver=_deliver(as_json))
     if result.created and result.keyring is None and not as_json:
         note("the secrets are shown only this once; keyctl keeps only their hashes.")
