@@ -82,7 +82,8 @@ class LogEntry(NamedTuple):
     details: dict
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": self.at, "actor": self.actor, "action": self.action,
+        # recorded_at: every time in keyctl's JSON ends in _at (README "JSON shapes").
+        return {"recorded_at": self.at, "actor": self.actor, "action": self.action,
                 "key_id": self.key_id, "key_name": self.key_name, "details": self.details}
 
 

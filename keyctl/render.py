@@ -186,15 +186,21 @@ def _records(columns: "tuple[Column, ...]", rows: Iterator[list[str]], headers: 
         out(line)
 
 
+def created_dict(result: "Created", show_secret: bool) -> dict:
+    """A new key as ``create``, ``rotate`` and ``apply`` print it: the key, its secret
+    (or null), the prerequisites added and the keyring that keeps the secret (or null)."""
+    return key_dict(result.key) | {
+        "secret": result.secret if show_secret else None,
+        "added_prerequisites": [c.scope for c in result.added_prerequisites],
+        "stored_in": result.stored_in,
+    }
+
+
 def created(result: "Created", as_json: bool, catalog: "Catalog", stored_in: str | None = None,
             show_secret: bool = True) -> None:
     """``create`` and ``rotate``: the secret, shown once."""
     if as_json:
-        data = key_dict(result.key)
-        data["secret"] = result.secret if show_secret else None
-        data["added_prerequisites"] = [c.scope for c in result.added_prerequisites]
-        data["stored_in"] = stored_in  # the keyring backend's name, or null
-        emit_json(data)
+        emit_json(created_dict(result._replace(stored_in=stored_in), show_secret))
         return
     label = f"{result.key.id} ({result.key.name})" if result.key.name else result.key.id
     out(f"key:     {label}")

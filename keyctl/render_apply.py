@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .render import _color, ascii_only, emit_json, out, write
+from .render import _color, ascii_only, created_dict, emit_json, out, write
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
@@ -70,6 +70,22 @@ def plan(p: "Plan", catalog: "Catalog") -> None:
         out(line)
 
 
+def _planned(a: Any) -> dict:
+    """A key a dry run would create, in the shape ``create`` prints (null where only
+    creating it tells: id, times, hint, secret)."""
+    from . import when
+    from .catalog import Catalog
+    from .plan import expiry_at
+
+    spec = a.spec
+    return {
+        "id": None, "name": a.name, "description": spec.description, "scopes": Catalog.sorted_ids(a.scopes),
+        "status": "active" if spec.enabled else "disabled", "created_at": None,
+        "expires_at": expiry_at(spec, when.utcnow()), "hint": None, "in_keyring": False, "secret": None,
+        "added_prerequisites": [c.scope for c in a.added_prerequisites], "stored_in": None,
+    }
+
+
 def _emit_json_lists(data: dict) -> None:
     """A JSON object whose lists are written one item per line. json.dumps with indent
     runs the pure-Python encoder: for 10,000 keys, about a second of `apply`."""
@@ -90,19 +106,11 @@ def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None
     """After ``apply``: JSON (created with secrets, updated with changes, deleted,
     unchanged) for scripts, or for a person a line and the new secrets, once."""
     p = result.plan
-    ids = {c.key.name: c for c in result.created}
     if as_json:
-        def made(a: Any) -> dict:
-            c = ids.get(a.name)
-            entry = {"name": a.name, "id": c.key.id if c else None,
-                     "secret": c.secret if c and result.keyring is None else None}
-            if result.keyring is not None:
-                entry["stored_in"] = result.keyring
-            return entry
-
+        created = [created_dict(c, show_secret=result.keyring is None) for c in result.created]
         _emit_json_lists({
             "dry_run": dry_run,
-            "created": [made(a) for a in p.of("create")],
+            "created": created if result.created or not p.of("create") else [_planned(a) for a in p.of("create")],
             "updated": [{"name": a.name, "id": a.key_id, "changes": a.changes_dict()} for a in p.of("update")],
             "deleted": [{"name": a.name, "id": a.key_id} for a in p.of("delete")],
             "unchanged": [{"name": a.name, "id": a.key_id} for a in p.of("unchanged")],

@@ -37,6 +37,10 @@ def write(tmp_path: Path, text: str, name: str = "team.toml") -> str:
     return str(path)
 
 
+# What `create --json` prints, and apply's "created" entries with it.
+CREATE_FIELDS = {"id", "name", "description", "scopes", "status", "created_at", "expires_at", "hint", "in_keyring",
+                 "secret", "added_prerequisites", "stored_in"}
+
 def key_row(db_path: Path, name: str) -> dict:
     conn = sqlite3.connect(db_path)
     conn.row_factory = sqlite3.Row
@@ -245,11 +249,16 @@ def test_dry_run_on_a_missing_store_creates_nothing(run, tmp_path, db_path):
 def test_dry_run_json(run, tmp_path):
     r = run("apply", write(tmp_path, TEAM), "--dry-run", "--json")
     assert r.code == 0, r
-    assert r.json == {
-        "dry_run": True,
-        "created": [{"name": "ci-bot", "id": None, "secret": None}, {"name": "etl", "id": None, "secret": None}],
-        "updated": [], "deleted": [], "unchanged": [],
+    assert r.json | {"created": None} == {
+        "dry_run": True, "created": None, "updated": [], "deleted": [], "unchanged": [],
     }
+    ci, etl = r.json["created"]  # create's shape; null where only creating tells
+    assert set(ci) == CREATE_FIELDS
+    assert {k: ci[k] for k in ("id", "name", "secret", "created_at", "hint", "status")} == {
+        "id": None, "name": "ci-bot", "secret": None, "created_at": None, "hint": None, "status": "active"}
+    assert ci["scopes"] == ["inputs.get", "inputs.patch", "predict.call", "predict.feedback"]
+    assert ci["added_prerequisites"] == ["inputs.get"] and ci["description"] == "CI predictions"
+    assert ci["expires_at"].endswith("Z") and (etl["name"], etl["expires_at"]) == ("etl", None)
     assert "+ ci-bot" in r.stderr
 
 
@@ -300,9 +309,11 @@ def test_json_stdout_is_pure_json_and_plan_goes_to_stderr(sh, tmp_path, db_path)
     data = json.loads(r.stdout)  # nothing else on stdout
     assert set(data) == {"dry_run", "created", "updated", "deleted", "unchanged"}
     assert [c["name"] for c in data["created"]] == ["ci-bot", "etl"]
+    made = sh("create", "-s", "search", "--json").json
     for c in data["created"]:
-        assert set(c) == {"name", "id", "secret"}
+        assert set(c) == set(made) == CREATE_FIELDS  # the same object as `create --json`
         assert c["id"] == key_row(db_path, c["name"])["id"]
+        assert c["created_at"].endswith("Z") and c["secret"].startswith("kc_") and c["stored_in"] is None
     assert "+ ci-bot" in r.stderr and "2 to create" in r.stderr
     assert "warning: ci-bot: inputs.patch requires inputs.get; added inputs.get" in r.stderr
     secret = data["created"][0]["secret"]
@@ -629,9 +640,9 @@ def test_keyring_stores_secrets_instead_of_printing_them(run, tmp_path, db_path,
         secret = memory.entries[("keyctl", row["id"])]
         assert run("check", "-", "search", input=secret + "\n").code == 4  # the key's own secret: known, lacks search
     js = run("apply", write(tmp_path, TEAM + '[keys.more]\nscopes = ["search"]\n'), "--keyring", "--json")
-    assert js.json["created"] == [{"name": "more", "id": key_row(db_path, "more")["id"], "secret": None,
-                                   "stored_in": js.json["created"][0]["stored_in"]}]
-    assert js.json["created"][0]["stored_in"]
+    (more,) = js.json["created"]
+    assert (more["name"], more["id"], more["secret"]) == ("more", key_row(db_path, "more")["id"], None)
+    assert more["stored_in"] and more["in_keyring"] is True
 
 
 def test_keyring_failure_applies_nothing(run, tmp_path, db_path, populated, monkeypatch):

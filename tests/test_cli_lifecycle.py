@@ -635,11 +635,11 @@ def test_log_records_every_action_newest_first(run, db_path):
         ("scope.add", data["id"]), ("update", data["id"]), ("create", data["id"]),
     ]
     for e in entries:
-        assert set(e) == {"at", "actor", "action", "key_id", "key_name", "details"}
+        assert set(e) == {"recorded_at", "actor", "action", "key_id", "key_name", "details"}
         assert isinstance(e["details"], dict)
         assert e["actor"] == getpass.getuser()
-        assert e["at"].endswith("Z")
-        assert abs(parse(e["at"]) - datetime.now(timezone.utc)) < timedelta(minutes=5)
+        assert e["recorded_at"].endswith("Z")
+        assert abs(parse(e["recorded_at"]) - datetime.now(timezone.utc)) < timedelta(minutes=5)
     by_action = {e["action"]: e["details"] for e in entries if e["key_id"] == data["id"]}
     assert by_action["create"]["scopes"] == ["inputs.get", "inputs.patch"]
     assert by_action["create"]["added_prerequisites"] == ["inputs.get"]
