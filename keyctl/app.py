@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from . import VERSION_TEXT
+from .completion import use_keyctl_bash_script
 from .edge import error, expected, failed, note, open_keystore, read_key, warn  # noqa: F401 (re-exported)
 from .errors import EXIT_RUNTIME, EXIT_USAGE
 
@@ -84,18 +85,24 @@ class GlobalOption(TyperOption):
         return super().type_cast_value(ctx, value)
 
 
+def _complete(what: str, ctx: Any, incomplete: str) -> list[str]:
+    from . import completion
+
+    return completion.complete_catalog(ctx, incomplete) if what == "catalog" else completion.complete_path(incomplete)
+
+
 def global_options() -> list[GlobalOption]:
     return [
         GlobalOption(
             "--db", "PATH", "KEYCTL_DB",
             "The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
-            lambda ctx, args, incomplete: complete_path(incomplete),
+            lambda ctx, args, incomplete: _complete("path", ctx, incomplete),
         ),
         GlobalOption(
             "--catalog", "NAME|FILE", "KEYCTL_CATALOG",
             "The scope catalog of a new store: a built-in (clarifai, clarifai-live) or a catalog file. A "
             "store keeps its catalog; naming another for it is an error (see `keyctl catalog upgrade`).",
-            lambda ctx, args, incomplete: complete_catalog(ctx, incomplete),
+            lambda ctx, args, incomplete: _complete("catalog", ctx, incomplete),
         ),
     ]
 
@@ -245,6 +252,7 @@ class State:
         return self._keystore
 
 
+use_keyctl_bash_script()
 app = KeyctlTyper(
     name="keyctl",
     cls=KeyctlGroup,
@@ -337,60 +345,19 @@ def _completion_help(text: str) -> str:
 
 
 def complete_scope(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    """Scope ids (and ``all``) starting with what was typed; groups are typed in full."""
+    """Groups, scope ids and ``all`` starting with what was typed."""
     catalog = _catalog_for_completion(ctx)
     if catalog is None:
         return []
     head, _, last = incomplete.rpartition(",")  # --scope a,b<TAB>
     prefix = f"{head}," if head else ""
     low = last.lower()
-    out = [(prefix + s.id, _completion_help(s.description)) for s in catalog.scopes.values() if s.id.startswith(low)]
+    out = [(prefix + g, _completion_help("all of: " + ", ".join(members))) for g, members in catalog.groups.items()
+           if g.startswith(low)]
+    out += [(prefix + s.id, _completion_help(s.description)) for s in catalog.scopes.values() if s.id.startswith(low)]
     if "all".startswith(low):
         out.append((prefix + "all", "every scope, including scopes added later"))
     return out
-
-
-def complete_path(incomplete: str, suffix: str = "") -> list[str]:
-    """Folders (with a trailing /) and files ending in ``suffix`` whose path starts
-    with what was typed. keyctl's bash script does not fall back to file names (so
-    that --expires offers none): where a file is wanted, keyctl lists them."""
-    cut = incomplete.rfind("/") + 1
-    head, start = incomplete[:cut], incomplete[cut:]
-    try:
-        entries = list(os.scandir(os.path.expanduser(head) if head else "."))
-    except OSError:
-        return []
-    out = []
-    for entry in entries:
-        if not entry.name.startswith(start) or (entry.name[:1] == "." and start[:1] != "."):
-            continue
-        try:
-            folder = entry.is_dir()
-        except OSError:
-            continue
-        if folder:
-            out.append(head + entry.name + "/")
-        elif entry.name.endswith(suffix):
-            out.append(head + entry.name)
-    return sorted(out)[:200]
-
-
-def complete_catalog(ctx: Any, incomplete: str) -> list[str]:
-    """The built-in catalogs' names, and catalog files (.toml)."""
-    from .catalog.load import BUILTIN_CATALOGS
-
-    return [name for name in BUILTIN_CATALOGS if name.startswith(incomplete)] + complete_path(incomplete, ".toml")
-
-
-def complete_manifest(ctx: Any, incomplete: str) -> list[str]:
-    """Manifest files (.toml)."""
-    return complete_path(incomplete, ".toml")
-
-
-def complete_status(ctx: Any, incomplete: str) -> list[str]:
-    from .decide import STATUSES
-
-    return [s for s in STATUSES if s.startswith(incomplete)]
 
 
 def complete_operation(ctx: Any, incomplete: str) -> list[tuple[str, str]]:

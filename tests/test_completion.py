@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 INPUTS_OPERATIONS = ["inputs.add", "inputs.get", "inputs.patch", "inputs.delete"]
-MODELS_SCOPES = ["models.add", "models.get", "models.patch", "models.delete", "models.train"]
+MODELS_SCOPES = ["models", "models.add", "models.get", "models.patch", "models.delete", "models.train"]  # group first
 SCRIPT = Path(sys.executable).parent / "keyctl"
 
 
@@ -151,7 +151,8 @@ def test_completion_reads_the_store_named_by_db(store, tmp_path, run):
     assert bash("keyctl show g") == []
 
 
-BASH_NEEDLES = ["_KEYCTL_COMPLETE=complete_bash", "complete -o default -F _keyctl_completion keyctl"]
+# keyctl's own script (keyctl/completion.py): no `-o default`, which fell back to file names.
+BASH_NEEDLES = ["_KEYCTL_COMPLETE=complete_bash", "\ncomplete -F _keyctl_completion keyctl"]
 ZSH_NEEDLES = ["#compdef keyctl", "_KEYCTL_COMPLETE=complete_zsh", "_TYPER_COMPLETE_ARGS"]
 # With shellingham installed (Typer requires it) --show-completion and
 # --install-completion are flags that detect the shell keyctl runs under: `keyctl
@@ -166,6 +167,13 @@ def _under_bash(*args: str, env: dict | None = None) -> subprocess.CompletedProc
     cmd = " ".join(f"'{a}'" for a in [sys.executable, "-m", "keyctl", *args])
     return subprocess.run(["bash", "--norc", "--noprofile", "-c", f"{cmd}; true"], capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_the_source_instruction_gives_the_same_script(sh):
+    p = _run({"_KEYCTL_COMPLETE": "source_bash"})
+    assert p.stdout.strip() == sh("--show-completion", "bash", env=NO_DETECTION).stdout.strip()
+    for needle in BASH_NEEDLES:
+        assert needle in p.stdout
 
 
 def test_show_completion_detects_bash():

@@ -10,6 +10,7 @@ import typer
 
 from .. import render
 from ..app import state, subgroup
+from ..completion import complete_catalog
 from ..edge import error, note, warn
 from ..errors import EXIT_USAGE, CatalogError
 
@@ -18,7 +19,8 @@ from ..errors import EXIT_USAGE, CatalogError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 CATALOG_REF = Annotated[str, typer.Argument(
-    metavar="NAME|FILE", help="A built-in catalog name (clarifai, clarifai-live) or a catalog TOML file.")]
+    metavar="NAME|FILE", autocompletion=complete_catalog,
+    help="A built-in catalog name (clarifai, clarifai-live) or a catalog TOML file.")]
 
 catalog_app = subgroup("catalog", (
     "Scope catalogs: list the built-ins, validate a catalog file, upgrade a store's catalog.\n\n"
@@ -45,7 +47,8 @@ def catalog_list(as_json: JSON = False) -> None:
 
 @catalog_app.command("validate")
 def catalog_validate(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="The catalog TOML file to check.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", autocompletion=complete_catalog,
+                                        help="The catalog TOML file to check.")],
     as_json: JSON = False,
 ) -> None:
     """Check a catalog file and report every problem, with the entry it is in.

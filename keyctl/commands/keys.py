@@ -7,6 +7,7 @@ import typer
 
 from .. import render
 from ..app import app, complete_key, complete_scope, read_key, state, subgroup
+from ..completion import complete_held_scope, complete_status
 from ..edge import confirm, note, warn
 from ..errors import OutputError
 
@@ -15,10 +16,10 @@ KEY = Annotated[str, typer.Argument(
     metavar="KEY", autocompletion=complete_key,
     help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.",
 )]
-SCOPES = Annotated[List[str], typer.Argument(
-    metavar="SCOPE...", autocompletion=complete_scope,
-    help="Scope ids (inputs.patch or Inputs:Patch), groups (inputs, inputs.*) or all; commas allowed.",
-)]
+SCOPES_HELP = "Scope ids (inputs.patch or Inputs:Patch), groups (inputs, inputs.*) or all; commas allowed."
+SCOPES = Annotated[List[str], typer.Argument(metavar="SCOPE...", autocompletion=complete_scope, help=SCOPES_HELP)]
+HELD_SCOPES = Annotated[List[str], typer.Argument(metavar="SCOPE...", autocompletion=complete_held_scope,
+                                                  help=SCOPES_HELP)]
 EXPIRES_HELP = "When the key expires: 90m, 12h, 30d, 2w, a date (2027-01-31), a datetime (UTC unless it names a zone) or never."
 KEYRING = Annotated[bool, typer.Option(
     "--keyring",
@@ -112,7 +113,8 @@ def create(
 def list_keys(
     ctx: typer.Context,
     status: Annotated[Optional[str], typer.Option(
-        "--status", metavar="STATUS", help="Only keys that are active, disabled or expired.")] = None,
+        "--status", metavar="STATUS", autocompletion=complete_status,
+        help="Only keys that are active, disabled or expired.")] = None,
     scope: Annotated[Optional[List[str]], typer.Option(
         "--scope", "-s", metavar="SCOPE", autocompletion=complete_scope,
         help="Only keys holding everything SCOPE stands for (a key with all holds every scope).")] = None,
@@ -173,7 +175,7 @@ def scope_add(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
 
 
 @scope_app.command("remove")
-def scope_remove(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = False) -> None:
+def scope_remove(ctx: typer.Context, key: KEY, scopes: HELD_SCOPES, as_json: JSON = False) -> None:
     """Remove scopes from a key, and every scope that requires them (warned).
 
     Removing from a key with all first expands all into every scope. Removing a

@@ -10,6 +10,7 @@ import typer
 
 from .. import render, render_apply
 from ..app import app, state
+from ..completion import complete_manifest
 from ..edge import confirm, error, note, say, warn
 from ..errors import EXIT_USAGE, ManifestError, OutputError
 
@@ -69,7 +70,8 @@ def _deliver(as_json: bool):
 def apply(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(
-        metavar="FILE", help="The manifest (TOML): [keys.NAME] tables; - reads it from stdin.")],
+        metavar="FILE", autocompletion=complete_manifest,
+        help="The manifest (TOML): [keys.NAME] tables; - reads it from stdin.")],
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the plan and change nothing.")] = False,
     prune: Annotated[bool, typer.Option(
