@@ -1,5 +1,6 @@
-"""README's team-onboarding loop, run as written: it must work, save each secret to its
-own 0600 file, and skip teammates who already have a key when run again."""
+"""README's team-onboarding loop and its quick start, run as written: each must work,
+and work again when run a second time (the loop skips teammates who already have a
+key; the quick start checks the key it made)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,18 @@ def _loop() -> str:
 
 
 @pytest.fixture
-def keyctl_on_path(tmp_path: Path) -> dict[str, str]:
-    """PATH with a `keyctl` that is this checkout's (keyutils ships another keyctl)."""
+def keyctl_on_path(keyctl_bin: dict[str, str]) -> dict[str, str]:
+    """keyctl_bin, where jq is installed (the loop reads keyctl's JSON with it)."""
     if shutil.which("jq") is None:
         if os.environ.get("KEYCTL_REQUIRE_SECRET_SERVICE"):
             pytest.fail("jq is not installed, and CI requires it (.ci/run installs it)")
         pytest.skip("jq is not installed")
+    return keyctl_bin
+
+
+@pytest.fixture
+def keyctl_bin(tmp_path: Path) -> dict[str, str]:
+    """PATH with a `keyctl` that is this checkout's (keyutils ships another keyctl)."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     wrapper = bindir / "keyctl"
@@ -71,3 +78,21 @@ def test_readme_onboarding_loop(tmp_path: Path, keyctl_on_path, run):
     assert again.stdout.splitlines()[:3] == [f"{n} already has a key" for n in ("ana", "bo", "chen")]
     assert {f.name: f.read_text() for f in secrets.iterdir()} == before
     assert len(run("list", "--json").json) == 3
+
+
+def test_readme_quick_start_runs_again_as_written(tmp_path: Path, keyctl_bin):
+    """The quick start's keyctl lines (after the install line) in a fresh HOME, twice:
+    the first run creates demo-bot, the second finds it; both end with exit status 4."""
+    text = README.read_text(encoding="utf-8").split("## Quick start", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", text, re.S).group(1).splitlines()
+    assert block[0].startswith("python3 -m venv") and "keyctl create --name demo-bot" in block[1]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in keyctl_bin.items() if k not in ("KEYCTL_DB", "XDG_DATA_HOME")} | {"HOME": str(home)}
+    runs = [subprocess.run(["bash", "-c", "\n".join(block[1:])], env=env, capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    for p in runs:
+        assert p.stdout.splitlines()[-1] == "exit status: 4", p
+    assert "kc_" in runs[0].stdout and "note: created a new store at" in runs[0].stderr
+    assert "kc_" not in runs[1].stdout and "error:" not in runs[1].stderr
+    assert (home / ".local" / "share" / "keyctl" / "keyctl.db").exists()
