@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from keyctl import KeyStore, tokens
+from keyctl.store.base import encode_scopes
 
 BIG = 100_000
 SMALL = 10
@@ -48,7 +49,7 @@ SCOPE_SETS = ("inputs.get predict.call", "search", "concepts.get inputs.add inpu
 # Reads the manifest with tomllib, makes a secret and its SHA-256 per key, and inserts
 # the rows into a table of keyctl's schema in one transaction.
 APPLY_BASELINE = r'''
-import hashlib, secrets, sqlite3, sys, tomllib
+import hashlib, json, secrets, sqlite3, sys, tomllib
 manifest, schema, db = sys.argv[1:4]
 with open(manifest, "rb") as f:
     keys = tomllib.load(f)["keys"]
@@ -59,7 +60,7 @@ rows = []
 for name, spec in keys.items():
     secret = "kc_" + secrets.token_hex(18)
     rows.append(("key_" + secrets.token_hex(8), name, spec.get("description"),
-                 " ".join(sorted(spec["scopes"])), hashlib.sha256(secret.encode()).hexdigest(),
+                 json.dumps(sorted(spec["scopes"]), separators=(",", ":")), hashlib.sha256(secret.encode()).hexdigest(),
                  secret[-4:], now, now))
 with conn:
     conn.executemany("INSERT INTO keys (id, name, description, scopes, secret_hash, hint, "
@@ -179,7 +180,8 @@ def build_big(path: Path) -> str:
             stamp = (base + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
             values = {
                 "id": tokens.new_id(), "name": f"user-{i:06d}", "description": None,
-                "scopes": SCOPE_SETS[i % len(SCOPE_SETS)], "secret_hash": tokens.hash_secret(s),
+                "scopes": encode_scopes(frozenset(SCOPE_SETS[i % len(SCOPE_SETS)].split())),
+                "secret_hash": tokens.hash_secret(s),
                 "hint": tokens.hint(s), "created_at": stamp, "updated_at": stamp,
                 "expires_at": None, "disabled": 0, "in_keyring": 0, "expires_spec": None,
             }
@@ -359,6 +361,7 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     log(f"bench: built in {time.perf_counter() - t:.1f} s")
 
     check = [kc, "check", NAME, "inputs.get"]
+    check_db_after = lambda db: [kc, "check", NAME, "inputs.get", "--db", str(db)]  # noqa: E731
     complete_op = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": f"keyctl check {NAME} inputs.",
                    "COMP_CWORD": "3"}
     complete_key = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check user-0000",
@@ -370,6 +373,7 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     # Sanity first: each command does what it is measured doing.
     expect(run(check, env(small), capture=True), (3,), "check on the small store", b"redacted")
     expect(run(check, env(big), capture=True), (3,), "check on the big store", b"redacted")
+    expect(run(check_db_after(small), base_env, capture=True), (3,), "check --db after the name", b"redacted")
     expect(run([kc], env(small, **complete_op), capture=True), (0,), "operation completion", b"inputs.get")
     expect(run([kc], env(big, **complete_key), capture=True), (0,), "key-name completion", b"user-000001")
     expect(run([kc, "--version"], base_env, capture=True), (0,), "--version", b"keyctl")
@@ -378,6 +382,7 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
 
     pairs = {
         "check": Pair("check", lambda r: run(check, env(small)), floor),
+        "check_db_after": Pair("check_db_after", lambda r: run(check_db_after(small), base_env), floor),
         "complete_op": Pair("complete_op", lambda r: run([kc], env(small, **complete_op)), floor),
         "version": Pair("version", lambda r: run([kc, "--version"], base_env), floor),
         "typer": Pair("typer", lambda r: run([PYTHON, str(mini), "hello", "x"], base_env), floor),
@@ -428,6 +433,8 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     rows = [
         ratio_row(f"`keyctl check {NAME} inputs.get` ({SMALL} keys) vs `python -c \"import sqlite3\"`",
                   pairs["check"], 4.5),
+        ratio_row("the same with a global option after the command (`check NAME inputs.get --db PATH`) "
+                  "vs the same floor", pairs["check_db_after"], 4.5),
         ratio_row("completion of an operation name (`check NAME inputs.<TAB>`) vs the same floor",
                   pairs["complete_op"], 4.5),
         ratio_row("`keyctl --version` vs the same floor", pairs["version"], 4.0),
