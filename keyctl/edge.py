@@ -72,6 +72,17 @@ def say(message: str) -> None:
     _line("", message)
 
 
+def confirm(question: str) -> bool:
+    """Ask on the terminal, answer no by default: ``QUESTION [y/N]: `` on stderr, the
+    answer from stdin (end of input is no)."""
+    try:
+        sys.stderr.write(f"{redact(printable(question, MAX_LINE))} [y/N]: ")
+        sys.stderr.flush()
+    except OSError:
+        return False
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def bug(exc: BaseException) -> None:
     """The line for an unexpected failure: no traceback, no locals, what to report."""
     error(

@@ -2,7 +2,7 @@
 
 They are the calls paid again and again: in shell loops and services' health checks
 (``check``), and on every TAB. Importing Typer and building its commands alone costs
-about four times what Python's own start does (bench/README.md), more than the whole
+several times what Python's own start does (bench/RESULTS.md), more than the whole
 of the work that follows; so ``main()`` first offers the command line to this module,
 which handles only the plainest forms and hands everything else to Typer, unchanged:
 

@@ -8,7 +8,7 @@ import typer
 
 from .. import render
 from ..app import app, complete_key, complete_scope, read_key, state
-from ..edge import note, warn
+from ..edge import confirm, note, warn
 from ..errors import Aborted, ConfirmationRequired, OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
@@ -311,7 +311,7 @@ def delete(
             raise ConfirmationRequired(
                 f"refusing to delete {target.ref} without confirmation: there is no terminal to ask on; pass --yes"
             )
-        if not typer.confirm(f"Delete key {target.ref} ({target.id}) for good?", default=False, err=True):
+        if not confirm(f"Delete key {target.ref} ({target.id}) for good?"):
             raise Aborted("nothing deleted")
     render.key(ks.delete(ref), as_json, ks.catalog)
 
