@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from . import tokens
-from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, builtin, load_catalog, parse_catalog
+from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, Notice, builtin, load_catalog
+from .catalog.compiled import catalog_meta, stored_catalog_of
 from .text import printable
 from .decide import KeyState, Outcome, Verdict, decide, outcomes_for, worst
 from .errors import CatalogMismatchError, InvalidNameError, KeyctlError, NoScopesLeftError, NotFoundError, UsageError
@@ -69,6 +70,7 @@ class Created:
     key: Key
     secret: str = field(repr=False)
     added_prerequisites: tuple[Change, ...] = ()
+    notices: tuple[Notice, ...] = ()  # deprecated or hidden scopes granted
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class ScopeChange:
     key: Key
     added_prerequisites: tuple[Change, ...]
     removed_dependents: tuple[Change, ...]
+    notices: tuple[Notice, ...] = ()  # deprecated or hidden scopes granted
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ class KeyStore:
         stored = self.stored_catalog()
         if stored is None:
             chosen = requested or builtin(DEFAULT_CATALOG)
-            self.store.initial_meta = {"catalog": chosen.name, "catalog_text": chosen.text}
+            self.store.initial_meta = catalog_meta(chosen)
             return chosen
         if requested is not None and (requested.name != stored.name or requested.text != stored.text):
             if requested.name != stored.name:
@@ -185,7 +188,7 @@ class KeyStore:
             return builtin(name)
         cached = _STORED_CACHE.get(text)
         if cached is None:
-            cached = _STORED_CACHE[text] = parse_catalog(text, source=f"the store's catalog '{name}'")
+            cached = _STORED_CACHE[text] = stored_catalog_of(text, self.store.meta("catalog_compiled"), name)
         return cached
 
     def close(self) -> None:
@@ -278,7 +281,7 @@ class KeyStore:
                 "name": name, "description": description, "scopes": self.catalog.sorted_ids(granted),
                 "expires_at": expires_at, "added_prerequisites": [c.scope for c in added],
             })
-        return Created(self._key(row, stamp), secret, added)
+        return Created(self._key(row, stamp), secret, added, self.catalog.notices(granted))
 
     def get(self, ref: str) -> Key:
         """The key a secret, id or name refers to (NotFoundError when none)."""
@@ -316,6 +319,7 @@ class KeyStore:
                 f"that would leave {row.name or row.id} with no scope; "
                 f"disable it (`keyctl disable {row.name or row.id}`) or delete it instead"
             )
+        notices = self.catalog.notices(new - row.scopes)
         if new == row.scopes:
             return ScopeChange(self._key(row), added, removed)
         stamp = iso(utcnow())
@@ -328,7 +332,7 @@ class KeyStore:
             })
         fresh = self.store.by_id(row.id)
         assert fresh is not None
-        return ScopeChange(self._key(fresh), added, removed)
+        return ScopeChange(self._key(fresh), added, removed, notices)
 
     def scope_add(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
         """Grant scopes (and their prerequisites)."""
@@ -694,8 +698,8 @@ class KeyStore:
                     "added_prerequisites": [c.scope for c in added], "removed_dependents": [],
                     "reason": f"catalog upgrade to '{new.name}'",
                 })
-            tx.set_meta("catalog", new.name)
-            tx.set_meta("catalog_text", new.text)
+            for meta_key, value in catalog_meta(new).items():
+                tx.set_meta(meta_key, value)
             tx.audit(now, "catalog.upgrade", None, {"from": old.name, "to": new.name,
                                                     "keys_changed": len(additions)})
         self._catalog = new

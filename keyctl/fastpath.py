@@ -74,7 +74,7 @@ def run_check(args: Sequence[str]) -> int | None:
     try:
         keystore = open_keystore(options.get("--db"), options.get("--catalog"))
         report = keystore.check_many(read_key(key), operations)
-        render.check(report, as_json)
+        render.check(report, as_json, keystore.catalog)
         sys.stdout.flush()
         return EXIT_FOR_OUTCOME[report.outcome.value]
     except KeyctlError as exc:

@@ -41,7 +41,7 @@ def check(
     """
     ks = state(ctx).keystore()
     report = ks.check_many(read_key(key), operations or ())
-    render.check(report, as_json)
+    render.check(report, as_json, ks.catalog)
     raise typer.Exit(EXIT_FOR_OUTCOME[report.outcome.value])
 
 
