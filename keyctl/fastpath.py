@@ -120,12 +120,8 @@ def complete_bash(env: Mapping[str, str]) -> str | None:
         catalog = open_keystore(options.get("--db"), options.get("--catalog")).catalog
     except Exception:  # completion never prints an error
         return ""
-    # As app.complete_operation, then Typer's own filter: values that start with what
-    # was typed, as typed.
-    values = [op for op in catalog.operations if op.startswith(incomplete)]
-    if "all".startswith(incomplete):
-        values.append("all")
-    return "\n".join(values)
+    # As app.complete_operation: any case typed, the catalog's spelling offered.
+    return "\n".join(catalog.complete_operations(incomplete))
 
 
 def main(argv: Sequence[str], env: Mapping[str, str]) -> int | None:

@@ -23,42 +23,61 @@ _ANSI = {"allowed": "\033[32m", "redacted": "\033[33m", "rejected": "\033[31m"}
 
 
 def by_resource(catalog: "Catalog", operations: Iterable[str]) -> dict[str, list[str]]:
-    """Operations under their resource, resources in the order first met."""
+    """Operations under their resource, resources in the order first met, and those
+    with none last."""
     groups: dict[str, list[str]] = {}
+    rest: list[str] = []
     for op in operations:
-        groups.setdefault(catalog.resource_of(op) or OTHER, []).append(op)
+        resource = catalog.resource_of(op)
+        if resource is None:
+            rest.append(op)
+        else:
+            groups.setdefault(resource, []).append(op)
+    if rest:
+        groups.setdefault(OTHER, []).extend(rest)
     return groups
 
 
-def _why(v: "Verdict") -> str:
-    """What a verdict lacks, without naming the operation or the key, so that the
-    operations lacking the same thing share one line."""
-    if v.missing_scopes and v.redacted:
-        return f"hidden: {', '.join(v.redacted)}; without {', '.join(v.missing_scopes)}"
+def _kind(v: "Verdict") -> str:
+    """Why an operation is not allowed, in words shared by every operation it fits: a
+    missing scope, a hidden portion, or who alone may call it."""
+    if v.redacted:
+        return "hidden"
     if v.missing_scopes:
-        return f"missing: {', '.join(v.missing_scopes)}"
-    return v.reason.split(": ", 1)[-1]
+        return "missing"
+    return v.reason.split(": ", 1)[-1].split(";")[0]  # "needs a personal access token"
+
+
+def _tail(kind: str, verdicts: list["Verdict"]) -> str:
+    """What a line's operations lack between them: granting these allows them all."""
+    missing = sorted({s for v in verdicts for s in v.missing_scopes})
+    if kind == "hidden":
+        portions = sorted({p for v in verdicts for p in v.redacted})
+        return f"hidden: {', '.join(portions)}; without {', '.join(missing)}"
+    if kind == "missing":
+        return f"missing: {', '.join(missing)}" if len(verdicts) == 1 else f"missing, between them: {', '.join(missing)}"
+    return kind
 
 
 def check_lines(results: Iterable["Verdict"], catalog: "Catalog", ref: str, color: bool) -> Iterator[str]:
     """``check KEY`` over many operations: per resource, one line for the allowed
-    ones, and one line per outcome and reason for the rest."""
+    ones and one per outcome and reason for the rest."""
     verdicts = {v.operation: v for v in results}
     counts = {"allowed": 0, "redacted": 0, "rejected": 0}
     for resource, ops in by_resource(catalog, verdicts).items():
         yield f"{resource} ({len(ops)})"
-        buckets: dict[tuple[str, str], list[str]] = {}
+        buckets: dict[tuple[str, str], list["Verdict"]] = {}
         for op in ops:
             v = verdicts[op]
-            outcome = v.outcome.value
-            counts[outcome] += 1
-            buckets.setdefault((outcome, "" if outcome == "allowed" else _why(v)), []).append(op)
-        for (outcome, why), names in sorted(buckets.items(), key=lambda b: _ORDER[b[0][0]]):
+            counts[v.outcome.value] += 1
+            kind = "" if v.outcome.value == "allowed" else _kind(v)
+            buckets.setdefault((v.outcome.value, kind), []).append(v)
+        for (outcome, kind), bucket in sorted(buckets.items(), key=lambda b: _ORDER[b[0][0]]):
             mark = f"{_SYMBOL[outcome]} {outcome:<8}"
             if color:
                 mark = f"{_ANSI[outcome]}{mark}\033[0m"
-            tail = f"  [{why}]" if why else ""
-            yield f"  {mark}  {', '.join(names)}{tail}"
+            tail = f"  [{_tail(kind, bucket)}]" if kind else ""
+            yield f"  {mark}  {', '.join(v.operation for v in bucket)}{tail}"
     summary = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
     yield (f"{len(verdicts)} operations: {summary}. `keyctl check {ref} OPERATION` explains one; "
            f"`keyctl scope add {ref} SCOPE...` grants what is missing")

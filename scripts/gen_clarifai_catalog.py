@@ -98,7 +98,7 @@ def _describe_scope(sid: str) -> str:
     resource, _, action = sid.partition(".")
     words = resource.replace("_", " ")
     if not action:
-        return f"{words.capitalize()} (the {resource} calls)"
+        return f"Call the {words} endpoints"
     return f"{_ACTION_WORDS.get(action, action).capitalize()} {words}"
 
 
@@ -222,7 +222,12 @@ def _git(checkout: Path, *args: str) -> str | None:
 def read_source(checkout: Path, rev: str, given: argparse.Namespace) -> tuple[str, str, Source]:
     """The two files' text and where they come from (git when the checkout is a
     repository; the options say it otherwise, or override it)."""
-    commit = _git(checkout, "rev-parse", "--verify", f"{rev}^{{commit}}")
+    # A repository of its own (bare, or the top of a work tree); a folder inside
+    # another repository is read as a plain folder.
+    top = _git(checkout, "rev-parse", "--show-toplevel")
+    own = _git(checkout, "rev-parse", "--is-bare-repository") == "true" or (
+        top is not None and Path(top).resolve() == checkout.resolve())
+    commit = _git(checkout, "rev-parse", "--verify", f"{rev}^{{commit}}") if own else None
     if commit is not None:
         texts = [_git(checkout, "show", f"{commit}:{path}") for path in (SCOPE_PROTO, SERVICE_PROTO)]
         if None in texts:

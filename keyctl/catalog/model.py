@@ -160,6 +160,13 @@ class Catalog:
             found = self.aliases[key]
         return found
 
+    def complete_operations(self, prefix: str) -> list[str]:
+        """Operation ids that start with ``prefix`` whatever its case, as the catalog
+        spells them (for TAB), and ``all`` likewise."""
+        low = prefix.lower()
+        found = [op for op in self.operations if op.lower().startswith(low)]
+        return found + [ALL] if ALL.startswith(low) else found
+
     def resolve_operations(self, names: Iterable[str]) -> tuple[str, ...]:
         """Operation ids for names that are operations, groups or resources (their
         operations) or ``all``; none at all means every operation. Catalog order, no
