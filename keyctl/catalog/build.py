@@ -6,24 +6,36 @@ A row is a list (a compact JSON form): scope rows are ``[description, group,
 requires, billable, deprecated, hidden, aliases]``; operation rows, for the
 ``[[operations]]`` entries only, ``[description, requires, redacts, billable, auth,
 resource, deprecated]``, where a null description, requires or billable means "as the
-scope of the same id says". Building is linear in the rows: scopes and operations are
-made when first looked at, and an operation's closure when it is made.
+scope of the same id says". A row may stop early: what it leaves out is the default
+(:data:`SCOPE_DEFAULTS`, :data:`OPERATION_DEFAULTS`). Building is linear in the rows:
+scopes and operations are made when first looked at, and an operation's closure
+when it is made.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from .model import Catalog, Operation, Scope, Table
 
 ScopeRow = list  # [description, group, requires, billable, deprecated, hidden, aliases]
 OperationRow = list  # [description, requires, redacts, billable, auth, resource, deprecated]
+SCOPE_DEFAULTS: ScopeRow = ["", None, [], None, False, False, []]
+OPERATION_DEFAULTS: OperationRow = [None, None, {}, None, "key", None, False]
+
+
+def trim(row: list, defaults: list) -> list:
+    """A row without the defaults it ends with (a store keeps rows this way)."""
+    end = len(row)
+    while end and row[end - 1] == defaults[end - 1]:
+        end -= 1
+    return row[:end]
 
 
 def build_catalog(
     name: str,
     description: str,
-    groups: Mapping[str, Iterable[str]],
+    groups: Mapping[str, tuple[str, ...]],
     scope_rows: Mapping[str, ScopeRow],
     operation_rows: Mapping[str, OperationRow],
     aliases: Mapping[str, str],
@@ -35,12 +47,13 @@ def build_catalog(
     rows.update(operation_rows)
 
     def make_scope(sid: str, row: ScopeRow) -> Scope:
-        desc, group, requires, billable, deprecated, hidden, names = row
+        desc, group, requires, billable, deprecated, hidden, names = row + SCOPE_DEFAULTS[len(row):]
         return Scope(sid, desc, group, tuple(requires), billable, deprecated, hidden, tuple(names))
 
     def make_operation(oid: str, row: OperationRow | None) -> Operation:
         scope = catalog.scopes[oid] if oid in catalog.scopes else None
-        desc, requires, redacts, billable, auth, resource, deprecated = row or _PLAIN
+        full = OPERATION_DEFAULTS if row is None else row + OPERATION_DEFAULTS[len(row):]
+        desc, requires, redacts, billable, auth, resource, deprecated = full
         if desc is None:
             desc = scope.description if scope is not None else ""
         if billable is None and scope is not None:
@@ -59,13 +72,9 @@ def build_catalog(
         )
 
     catalog = Catalog(
-        name, description, Table(scope_rows, make_scope), {g: tuple(m) for g, m in groups.items()},
-        Table(rows, make_operation), text, aliases,
+        name, description, Table(scope_rows, make_scope), groups, Table(rows, make_operation), text, aliases,
     )
     return catalog
-
-
-_PLAIN: OperationRow = [None, None, {}, None, "key", None, False]
 
 
 def rows_of(catalog: Catalog) -> tuple[dict[str, ScopeRow], dict[str, OperationRow]]:
@@ -73,4 +82,5 @@ def rows_of(catalog: Catalog) -> tuple[dict[str, ScopeRow], dict[str, OperationR
     scopes, operations = catalog.scopes, catalog.operations
     if not isinstance(scopes, Table) or not isinstance(operations, Table):
         raise TypeError("only a catalog made by build_catalog has rows")
-    return dict(scopes.rows()), {k: v for k, v in operations.rows().items() if v is not None}
+    return ({k: trim(v, SCOPE_DEFAULTS) for k, v in scopes.rows().items()},
+            {k: trim(v, OPERATION_DEFAULTS) for k, v in operations.rows().items() if v is not None})

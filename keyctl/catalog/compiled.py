@@ -1,7 +1,11 @@
 """A validated catalog, compiled: the rows it is built from (keyctl/catalog/build.py)
 as JSON, which a store keeps beside the catalog's text so that later commands load it
-without parsing TOML or validating again (the C json module reads it in time linear
-in its size, and the catalog builds only what a command looks at).
+without parsing TOML or validating again.
+
+Loading does as little as a command needs, in time linear in the catalog at worst: the
+scope ids are split from one string and indexed, each scope's row is decoded when that
+scope is first looked at, and the groups and aliases when first used. A ``check`` of
+one operation in a catalog of thousands of scopes decodes a handful of rows.
 
 The compiled form names the text it was made from (its length and CRC-32): a store
 whose text was replaced by a keyctl that does not write this form is loaded from the
@@ -12,12 +16,13 @@ from __future__ import annotations
 
 import json
 import zlib
+from typing import Any, Callable, Iterator, Mapping
 
 from .build import build_catalog, rows_of
 from .load import parse_catalog
 from .model import Catalog
 
-FORMAT = 1  # bumped when the rows change; an older form is then ignored
+FORMAT = 2  # bumped when the form changes; a form this keyctl does not read is ignored
 
 
 def _stamp(text: str) -> list[int]:
@@ -47,13 +52,20 @@ def compile_catalog(catalog: Catalog) -> str:
     return found
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _compile(catalog: Catalog) -> str:
     scopes, operations = rows_of(catalog)
-    return json.dumps({
+    # Scope ids hold no line break (load.py's id rule) and a row's JSON holds none
+    # (json.dumps escapes them): one line per scope, in catalog order.
+    return _json({
         "format": FORMAT, "text": _stamp(catalog.text), "name": catalog.name,
-        "description": catalog.description, "groups": {g: list(m) for g, m in catalog.groups.items()},
-        "scopes": scopes, "operations": operations, "aliases": dict(catalog.aliases),
-    }, ensure_ascii=False, separators=(",", ":"))
+        "description": catalog.description, "operations": operations,
+        "scope_ids": "\n".join(scopes), "scope_rows": "\n".join(_json(row) for row in scopes.values()),
+        "groups": _json({g: list(m) for g, m in catalog.groups.items()}), "aliases": _json(dict(catalog.aliases)),
+    })
 
 
 def load_compiled(compiled: str, text: str) -> Catalog | None:
@@ -65,5 +77,54 @@ def load_compiled(compiled: str, text: str) -> Catalog | None:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text") != _stamp(text):
         return None
-    return build_catalog(data["name"], data["description"], data["groups"], data["scopes"],
-                         data["operations"], data["aliases"], text)
+    groups = _Decoded(data["groups"], lambda found: {g: tuple(m) for g, m in found.items()})
+    scopes = _Rows(data["scope_ids"], data["scope_rows"])
+    return build_catalog(data["name"], data["description"], groups, scopes, data["operations"],
+                         _Decoded(data["aliases"], dict), text)
+
+
+class _Rows(Mapping[str, list]):
+    """Scope id -> row, each row decoded from its line when asked for."""
+
+    def __init__(self, ids: str, rows: str) -> None:
+        keys = ids.split("\n") if ids else []
+        self._index = dict(zip(keys, range(len(keys))))
+        self._lines = rows.split("\n")
+
+    def __getitem__(self, key: str) -> list:
+        return json.loads(self._lines[self._index[key]])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class _Decoded(Mapping[str, Any]):
+    """A mapping kept as JSON text, decoded (and converted) when first used."""
+
+    def __init__(self, text: str, convert: Callable[[dict], dict]) -> None:
+        self._text: str | None = text
+        self._convert = convert
+        self._data: dict = {}
+
+    def _get(self) -> dict:
+        if self._text is not None:
+            self._data, self._text = self._convert(json.loads(self._text)), None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._get()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())

@@ -321,7 +321,7 @@ def _check_names(scopes: Any, known: set[str], groups: dict, operations: dict[st
 # --- building ---------------------------------------------------------------------------
 def _build(data: dict, text: str) -> Catalog:
     """The rows of a validated document (keyctl/catalog/build.py), then the catalog."""
-    groups = {g: list(m) for g, m in data.get("groups", {}).items()}
+    groups = {g: tuple(m) for g, m in data.get("groups", {}).items()}
     member_of = {m: g for g, ms in groups.items() for m in ms}
     scopes: dict[str, list] = {}
     aliases: dict[str, str] = {}

@@ -190,6 +190,8 @@ class Catalog:
                 continue
             raise self._unknown(UnknownOperationError, "operation", name,
                                 [*self.operations, *self._index("by_resource"), ALL])
+        if len(wanted) == 1:  # no need to walk every operation for its order
+            return tuple(wanted)
         return tuple(op for op in self.operations if op in wanted)
 
     def resource_of(self, operation: str) -> str | None:
