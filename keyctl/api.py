@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from . import tokens
-from .catalog import ALL, DEFAULT_CATALOG, Catalog, Change, Notice, builtin, load_catalog
+from .catalog import ALL, BUILTIN_CATALOGS, DEFAULT_CATALOG, Catalog, Change, Notice, builtin, builtin_text, load_catalog
 from .catalog.compiled import catalog_meta, stored_catalog_of
 from .text import printable
 from .decide import KeyState, Outcome, Verdict, decide, outcomes_for, worst
@@ -161,6 +161,10 @@ class KeyStore:
         return self._catalog
 
     def _resolve_catalog(self) -> Catalog:
+        if self._catalog_arg in BUILTIN_CATALOGS:  # the store's own built-in: not parsed again
+            stored = self.stored_catalog()
+            if stored is not None and stored.text == builtin_text(self._catalog_arg):
+                return stored
         requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
         stored = self.stored_catalog()
         if stored is None:
