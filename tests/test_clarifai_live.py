@@ -234,3 +234,27 @@ def test_the_generator_reads_a_git_repository(tmp_path):
     assert _generator().main([str(repo), "--output", str(out)]) == 0
     commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
     assert f"release v9, commit {commit}, " in out.read_text(encoding="utf-8")
+
+
+def test_the_readme_walk_through_runs_as_it_says(sh, tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### `clarifai-live`"):]
+    block = section[section.index("```sh\n") + 6:]
+    block = block[:block.index("```")]
+    import shlex
+
+    expected = {"rejected (exit 4)": 4, "allowed (exit 0)": 0, "rejected whatever the scopes": 4}
+    for line in block.strip().splitlines():
+        command, _, comment = line.partition("#")
+        words = shlex.split(command)
+        assert words[:3] == ["keyctl", "--db", "web.db"], line
+        r = sh("--db", str(tmp_path / "web.db"), *words[3:])
+        code = next((c for text, c in expected.items() if text in comment), None)
+        if code is None:  # create, scope add: succeed; the last: every endpoint, rejected ones among them
+            assert r.code in ((4,) if words[3] == "check" else (0,)), (line, r)
+        else:
+            assert r.code == code, (line, r)
+        if "missing apps.get, concepts.get, models.get" in comment:
+            assert "missing apps.get, concepts.get, models.get" in r.stdout
+        if "personal access token" in comment:
+            assert "personal access token" in r.stdout
