@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 _TOKEN = re.compile(
     r"""
@@ -184,25 +185,28 @@ def _find(reader: _Reader, keyword: str, name: str) -> bool:
     return False
 
 
-def enum_values(text: str, enum: str) -> list[EnumValue]:
-    """The values of ``enum NAME { ... }``, in the order written."""
+def _members(text: str, keyword: str, name: str, wanted: Callable[[Token], bool]) -> Iterator[_Reader]:
+    """The reader at each declaration of ``keyword name { ... }`` whose first token
+    ``wanted`` accepts (it must read the declaration whole); the rest are skipped."""
     reader = _Reader(text)
-    if not _find(reader, "enum", enum):
-        raise ProtoError(f"no enum {enum}")
-    values: list[EnumValue] = []
+    if not _find(reader, keyword, name):
+        raise ProtoError(f"no {keyword} {name}")
     while not reader.at("}"):
         tok = reader.peek()
         if tok is None:
-            raise ProtoError(f"enum {enum} is not closed")
-        if tok.value in ("option", "reserved"):
-            reader.skip_statement()
-            continue
-        if tok.value == ";":  # an empty statement
-            reader.take()
-            continue
+            raise ProtoError(f"{keyword} {name} is not closed")
+        if wanted(tok):
+            yield reader
+        else:
+            reader.skip_statement()  # option, reserved, an empty statement
+
+
+def enum_values(text: str, enum: str) -> list[EnumValue]:
+    """The values of ``enum NAME { ... }``, in the order written."""
+    values: list[EnumValue] = []
+    is_value = lambda tok: tok.kind == "ident" and tok.value not in ("option", "reserved")  # noqa: E731
+    for reader in _members(text, "enum", enum, is_value):
         name = reader.take()
-        if name.kind != "ident":
-            raise ProtoError(f"line {name.line}: expected an enum value's name, found {name.value!r}")
         reader.take("=")
         number = reader.take()
         if number.kind != "number":
@@ -215,17 +219,8 @@ def enum_values(text: str, enum: str) -> list[EnumValue]:
 
 def service_rpcs(text: str, service: str) -> list[Rpc]:
     """The rpcs of ``service NAME { ... }``, in the order written, with their options."""
-    reader = _Reader(text)
-    if not _find(reader, "service", service):
-        raise ProtoError(f"no service {service}")
     rpcs: list[Rpc] = []
-    while not reader.at("}"):
-        tok = reader.peek()
-        if tok is None:
-            raise ProtoError(f"service {service} is not closed")
-        if tok.value != "rpc":
-            reader.skip_statement()  # option, an empty statement
-            continue
+    for reader in _members(text, "service", service, lambda tok: tok.value == "rpc"):
         reader.take("rpc")
         name = reader.take()
         if name.kind != "ident":

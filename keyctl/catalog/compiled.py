@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from .build import build_catalog, rows_of
 from .load import parse_catalog
-from .model import Catalog
+from .model import Catalog, Table
 
 FORMAT = 2  # bumped when the form changes; a form this keyctl does not read is ignored
 
@@ -78,30 +78,11 @@ def load_compiled(compiled: str, text: str) -> Catalog | None:
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text") != _stamp(text):
         return None
     groups = _Decoded(data["groups"], lambda found: {g: tuple(m) for g, m in found.items()})
-    scopes = _Rows(data["scope_ids"], data["scope_rows"])
+    ids = data["scope_ids"].split("\n") if data["scope_ids"] else []
+    lines = data["scope_rows"].split("\n")
+    scopes = Table(dict(zip(ids, range(len(ids)))), lambda sid, line: json.loads(lines[line]))
     return build_catalog(data["name"], data["description"], groups, scopes, data["operations"],
                          _Decoded(data["aliases"], dict), text)
-
-
-class _Rows(Mapping[str, list]):
-    """Scope id -> row, each row decoded from its line when asked for."""
-
-    def __init__(self, ids: str, rows: str) -> None:
-        keys = ids.split("\n") if ids else []
-        self._index = dict(zip(keys, range(len(keys))))
-        self._lines = rows.split("\n")
-
-    def __getitem__(self, key: str) -> list:
-        return json.loads(self._lines[self._index[key]])
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
 
 
 class _Decoded(Mapping[str, Any]):
