@@ -246,7 +246,8 @@ def test_validate_missing_file(run, tmp_path):
     assert r.code == 2 and "no such file" in r.stderr
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")) + [ROOT / "keyctl/catalogs/clarifai.toml"])
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")) + [ROOT / "keyctl/catalogs/clarifai.toml",
+                                  ROOT / "keyctl/catalogs/clarifai-live.toml"])
 def test_validate_accepts_good_catalogs(run, path):
     r = run("catalog", "validate", str(path))
     assert r.code == 0, r

@@ -236,7 +236,7 @@ def test_the_generator_reads_a_git_repository(tmp_path):
     assert f"release v9, commit {commit}, " in out.read_text(encoding="utf-8")
 
 
-def test_the_readme_walk_through_runs_as_it_says(sh, tmp_path):
+def test_the_readme_walk_through_runs_as_it_says(run, tmp_path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("### `clarifai-live`"):]
     block = section[section.index("```sh\n") + 6:]
@@ -248,7 +248,7 @@ def test_the_readme_walk_through_runs_as_it_says(sh, tmp_path):
         command, _, comment = line.partition("#")
         words = shlex.split(command)
         assert words[:3] == ["keyctl", "--db", "web.db"], line
-        r = sh("--db", str(tmp_path / "web.db"), *words[3:])
+        r = run("--db", str(tmp_path / "web.db"), *words[3:])
         code = next((c for text, c in expected.items() if text in comment), None)
         if code is None:  # create, scope add: succeed; the last: every endpoint, rejected ones among them
             assert r.code in ((4,) if words[3] == "check" else (0,)), (line, r)

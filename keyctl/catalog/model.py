@@ -248,11 +248,13 @@ class Catalog:
         return tuple(out)
 
     def _in_order(self, scopes: frozenset[str]) -> list[str]:
-        """``scopes`` in catalog order, in time that grows with them, not the catalog."""
-        if len(scopes) < 2:
-            return list(scopes)
+        """The catalog's scopes among ``scopes``, in catalog order, in time that grows
+        with them, not with the catalog."""
+        known = [s for s in scopes if s in self.scopes]
+        if len(known) < 2:
+            return known
         position = self._index("position")
-        return sorted(scopes, key=position.__getitem__)
+        return sorted(known, key=position.__getitem__)
 
     # -- sets of scopes -----------------------------------------------------------
     def expand(self, granted: Iterable[str]) -> frozenset[str]:
