@@ -52,7 +52,8 @@ def scopes(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
 ) -> None:
-    """Show the scope catalog: groups, scopes, prerequisites, billing, redaction.
+    """Show the scope catalog: groups, scopes (with other names, and marked when
+    deprecated or hidden), prerequisites, billing where the catalog says it, redaction.
 
     Examples:
 
