@@ -55,7 +55,6 @@ class Verdict:
     redacted: tuple[str, ...]
     status: Status
     reason: str
-    auth: str = "key"  # who may call the operation (keyctl.catalog.AUTH_KINDS); not in to_dict
 
     def to_dict(self) -> dict:
         return {
@@ -93,14 +92,13 @@ def decide(
     ref = key or "KEY"
     if state is not KeyState.OK:
         status = KEY_NOT_FOUND if state is KeyState.UNKNOWN else KEY_INVALID
-        return Verdict(operation, Outcome.REJECTED, op.billable, (), (), status,
-                       _STATE_REASON[state].format(key=ref), op.auth)
+        return Verdict(operation, Outcome.REJECTED, op.billable, (), (), status, _STATE_REASON[state].format(key=ref))
     if op.auth != "key":
         # Decided by who calls, not by scopes: no API key can call a token's or a
         # session's operation, and any key may call one that needs no authorization.
         outcome = Outcome.ALLOWED if op.auth == "none" else Outcome.REJECTED
         status = SUCCESS if op.auth == "none" else INSUFFICIENT_SCOPES
-        return Verdict(operation, outcome, op.billable, (), (), status, _AUTH_REASON[op.auth], op.auth)
+        return Verdict(operation, outcome, op.billable, (), (), status, _AUTH_REASON[op.auth])
     everything = ALL in granted
     missing = () if everything else tuple(sorted(op.requires - granted))
     if missing:

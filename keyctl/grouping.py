@@ -20,6 +20,7 @@ OTHER = "other"  # the heading of operations with no resource
 
 _SYMBOL = {"allowed": "✔", "redacted": "◐", "rejected": "✘"}
 _ANSI = {"allowed": "\033[32m", "redacted": "\033[33m", "rejected": "\033[31m"}
+_ORDER = {"allowed": 0, "redacted": 1, "rejected": 2}
 
 
 def by_resource(catalog: "Catalog", operations: Iterable[str]) -> dict[str, list[str]]:
@@ -40,7 +41,8 @@ def by_resource(catalog: "Catalog", operations: Iterable[str]) -> dict[str, list
 
 def _kind(v: "Verdict") -> str:
     """Why an operation is not allowed, in words shared by every operation it fits: a
-    missing scope, a hidden portion, or who alone may call it."""
+    missing scope, a hidden portion, or the reason's first clause, which names neither
+    the operation nor the key (who alone may call it; a disabled or unknown key)."""
     if v.redacted:
         return "hidden"
     if v.missing_scopes:
@@ -79,11 +81,10 @@ def check_lines(results: Iterable["Verdict"], catalog: "Catalog", ref: str, colo
             tail = f"  [{_tail(kind, bucket)}]" if kind else ""
             yield f"  {mark}  {', '.join(v.operation for v in bucket)}{tail}"
     summary = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
-    yield (f"{len(verdicts)} operations: {summary}. `keyctl check {ref} OPERATION` explains one; "
-           f"`keyctl scope add {ref} SCOPE...` grants what is missing")
+    grant = any(v.missing_scopes for v in verdicts.values())
+    yield (f"{len(verdicts)} operations: {summary}. `keyctl check {ref} OPERATION` explains one"
+           + (f"; `keyctl scope add {ref} SCOPE...` grants what is missing" if grant else ""))
 
-
-_ORDER = {"allowed": 0, "redacted": 1, "rejected": 2}
 
 
 def detail_rows(outcomes: dict[str, str], catalog: "Catalog") -> list[tuple[str, str, str, str, str]]:
