@@ -258,3 +258,13 @@ def test_the_readme_walk_through_runs_as_it_says(run, tmp_path):
             assert "missing apps.get, concepts.get, models.get" in r.stdout
         if "personal access token" in comment:
             assert "personal access token" in r.stdout
+
+
+def test_a_disabled_key_over_every_operation_says_so_once_per_resource(run, web):
+    assert run("disable", "web").code == 0
+    r = run("check", "web")
+    assert r.code == 4
+    lines = r.stdout.splitlines()
+    rejected = [line for line in lines if line.startswith("  ")]
+    assert rejected and all(line.endswith("[web is disabled]") for line in rejected)
+    assert lines[-1] == "393 operations: 393 rejected. `keyctl check web OPERATION` explains one"
