@@ -52,8 +52,10 @@ def scopes(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
 ) -> None:
-    """Show the scope catalog: groups, scopes (with other names, and marked when
-    deprecated or hidden), prerequisites, billing where the catalog says it, redaction.
+    """Show the scope catalog: groups, scopes, prerequisites, billing, redaction.
+
+    Each scope with its other names (an API's own, such as Models_Get), marked when
+    deprecated or hidden; billing only where the catalog says it.
 
     Examples:
 
