@@ -24,7 +24,8 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
-from .catalog import DEFAULT_CATALOG, Catalog, builtin, load_catalog, parse_catalog
+from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, Catalog, builtin, builtin_text, load_catalog
+from .catalog.compiled import catalog_meta, stored_catalog_of
 from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
 from .errors import CatalogMismatchError, NotFoundError, UsageError
 from .apply import ApplyOps
@@ -32,7 +33,6 @@ from .upgrade import UpgradeOps
 from .keys import KeyOps
 from .models import CheckReport, Key, KeyDetail, LogEntry
 from .store import KeyRow, Writer, open_store
-from .store.migrations import catalog_rev
 from .text import printable
 from . import when as clock
 from .when import iso
@@ -92,12 +92,14 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
         self._catalog, self._catalog_rev = catalog, rev
 
     def _resolve_catalog(self) -> tuple[Catalog, str | None]:
-        requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
         stored = _stored(self.store.meta)
+        if stored is not None and self._catalog_arg in BUILTIN_CATALOGS and \
+                stored[0].text == builtin_text(self._catalog_arg):
+            return stored  # the store's own built-in: not parsed again
+        requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
         if stored is None:
             chosen = requested or builtin(DEFAULT_CATALOG)
-            self.store.initial_meta = {"catalog": chosen.name, "catalog_text": chosen.text,
-                                       "catalog_rev": catalog_rev(chosen.text)}
+            self.store.initial_meta = catalog_meta(chosen)
             return chosen, None
         self._refuse_mismatch(requested, stored[0])
         return stored
@@ -292,11 +294,10 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
 
     @staticmethod
     def _operation(catalog: Catalog, name: str) -> str:
-        if name in catalog.operations:
-            return name
+        found = catalog.operation_id(name)
+        if found is not None and "," not in name:
+            return found
         resolved = catalog.resolve_operations([name])  # unknown names raise, with did-you-mean
-        if len(resolved) == 1 and resolved[0] == name.strip().lower().replace(":", "."):
-            return resolved[0]
         raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
                          f"{len(resolved)}; use check_many for groups, lists and all")
 
@@ -349,7 +350,7 @@ def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | N
         return builtin(name or DEFAULT_CATALOG), rev
     cached = _STORED_CACHE.get(text)
     if cached is None:
-        cached = _STORED_CACHE[text] = parse_catalog(text, source=f"the store's catalog '{name}'")
+        cached = _STORED_CACHE[text] = stored_catalog_of(text, meta("catalog_compiled"), name or DEFAULT_CATALOG)
     return cached, rev
 
 

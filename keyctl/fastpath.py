@@ -73,7 +73,7 @@ def run_check(args: Sequence[str]) -> int | None:
     try:
         keystore = open_keystore(options.get("--db"), options.get("--catalog"))
         report = keystore.check_many(read_key(key), operations)
-        render.check(report, as_json)
+        render.check(report, as_json, keystore.catalog)
         render.flush()
         return EXIT_FOR_OUTCOME[report.outcome.value]
     except BaseException as exc:
@@ -110,12 +110,8 @@ def complete_bash(env: Mapping[str, str]) -> str | None:
         catalog = open_keystore(options.get("--db"), options.get("--catalog")).catalog
     except Exception:  # completion never prints an error
         return ""
-    # As app.complete_operation, then Typer's own filter: values that start with what
-    # was typed, as typed.
-    values = [op for op in catalog.operations if op.startswith(incomplete)]
-    if "all".startswith(incomplete):
-        values.append("all")
-    return "\n".join(values)
+    # As app.complete_operation: any case typed, the catalog's spelling offered.
+    return "\n".join(catalog.complete_operations(incomplete))
 
 
 def main(argv: Sequence[str], env: Mapping[str, str]) -> int | None:

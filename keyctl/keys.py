@@ -118,7 +118,7 @@ class KeyOps(Delivery):
             tx.audit_many([(stamp, "create", row.id, name, {
                 "name": name, "description": description, "scopes": catalog.sorted_ids(granted),
                 "expires_at": expires_at, "added_prerequisites": [c.scope for c in added]})])
-            created = Created(self._key(row, stamp), secret, added, backend)
+            created = Created(self._key(row, stamp), secret, added, backend, catalog.notices(granted))
             self._deliver(created, kept, deliver, "the key was not created")
             tx.delivered = True
         return created
@@ -148,6 +148,7 @@ class KeyOps(Delivery):
                     f"disable it (`keyctl disable {row.name or row.id}`) or delete it instead")
             if new == row.scopes:
                 return ScopeChange(self._key(row), (), (), not_held)
+            notices = catalog.notices(new - row.scopes)
             stamp = iso(clock.utcnow())
             tx.update_keys([(row.id, {"scopes": new, "updated_at": stamp})])
             tx.audit_many([(stamp, action, row.id, row.name, {
@@ -155,7 +156,7 @@ class KeyOps(Delivery):
                 "added_prerequisites": [c.scope for c in added],
                 "removed_dependents": [c.scope for c in removed]})])
             changed = row._replace(scopes=new, updated_at=stamp)
-        return ScopeChange(self._key(changed), added, removed, not_held)
+        return ScopeChange(self._key(changed), added, removed, not_held, notices)
 
     def scope_add(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
         """Grant scopes (and their prerequisites)."""

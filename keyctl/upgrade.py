@@ -10,7 +10,7 @@ from .catalog import Catalog, load_catalog
 from .errors import KeyctlError, NotFoundError
 from .models import CatalogUpgrade, Key
 from .store import KeyRow
-from .store.migrations import catalog_rev
+from .catalog.compiled import catalog_meta
 from .text import printable
 from .when import iso
 
@@ -64,9 +64,10 @@ class UpgradeOps:
                 "reason": f"catalog upgrade to '{new.name}'"}) for k, added in report.additions]
                 + [(now, "catalog.upgrade", None, None, {"from": old.name, "to": new.name,
                                                         "keys_changed": len(report.additions)})])
-            rev = catalog_rev(new.text)
-            for key, value in (("catalog", new.name), ("catalog_text", new.text), ("catalog_rev", rev)):
+            meta = catalog_meta(new)
+            for key, value in meta.items():
                 tx.set_meta(key, value)
+            rev = meta["catalog_rev"]
         self._catalog_arg = None
         self._use(new, rev)
         return report._replace(applied=True)

@@ -44,6 +44,8 @@ app.add_typer(scope_app, name="scope")
 def _warn_added(result) -> None:
     for change in result.added_prerequisites:
         warn(f"{change.because} requires {change.scope}; added {change.scope}")
+    for notice in result.notices:
+        warn(notice.message)
 
 
 def _warn_removed(result) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import KeyctlError, StoreError, UsageError
 from .base import actor
-from .migrations import MIGRATIONS, SCHEMA_VERSION, catalog_rev
+from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .sql import Dialect, Reads, SQLWriter
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
@@ -380,7 +380,10 @@ def build_store(target: Path, initial_meta: dict[str, str]) -> bool:
         for _, migrate in MIGRATIONS:
             migrate(db)
         meta = dict(initial_meta)
-        meta.setdefault("catalog_rev", catalog_rev(meta.get("catalog_text", meta.get("catalog", ""))))
+        if "catalog_rev" not in meta:
+            from ..catalog.compiled import catalog_rev
+
+            meta["catalog_rev"] = catalog_rev(meta.get("catalog_text", meta.get("catalog", "")))
         conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
