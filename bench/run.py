@@ -40,6 +40,7 @@ from keyctl.store.base import encode_scopes
 BIG = 100_000
 SMALL = 10
 MANIFEST_KEYS = 10_000
+HUGE_SCOPES = 10_000  # a catalog of this many scopes (issue 15)
 NAME = "NAME"  # the key every `check` looks up, in both stores
 PYTHON = sys.executable  # the interpreter measured (--python); fixtures are built by this one
 SCOPE_SETS = ("inputs.get predict.call", "search", "concepts.get inputs.add inputs.get",
@@ -201,6 +202,41 @@ def build_big(path: Path) -> str:
     return secret
 
 
+def build_live(path: Path) -> None:
+    """A store of the generated clarifai-live catalog, keys as in the small store."""
+    with KeyStore(path, "clarifai-live") as ks:
+        ks.create(scopes=["predict", "apps.get", "concepts.get", "models.get"], name=NAME)
+        for i in range(1, SMALL):
+            ks.create(scopes=["inputs.get", "apps.get"], name=f"user-{i:06d}")
+
+
+def write_huge_catalog(path: Path) -> None:
+    """HUGE_SCOPES scopes: a read and a write (which requires the read) per resource,
+    each pair a group."""
+    pairs = range(HUGE_SCOPES // 2)
+    lines = ['name = "huge"', 'description = "a catalog of many scopes"', "", "[groups]"]
+    lines += [f'r{i:05d} = ["r{i:05d}.read", "r{i:05d}.write"]' for i in pairs]
+    for i in pairs:
+        lines += ["", "[[scopes]]", f'id = "r{i:05d}.read"', f'description = "Read resource {i}."',
+                  "", "[[scopes]]", f'id = "r{i:05d}.write"', f'description = "Write resource {i}."',
+                  f'requires = ["r{i:05d}.read"]']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def build_huge(path: Path, catalog: Path, compiled: bool = True) -> None:
+    """A store of the huge catalog; without ``compiled``, as a keyctl that kept only
+    the catalog's text left it (parsed and validated on every command)."""
+    with KeyStore(path, str(catalog)) as ks:
+        ks.create(scopes=["r00001.write"], name=NAME)
+        for i in range(1, SMALL):
+            ks.create(scopes=[f"r{i:05d}.read"], name=f"user-{i:06d}")
+    if not compiled:
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute("DELETE FROM meta WHERE key = 'catalog_compiled'")
+        conn.close()
+
+
 def write_manifest(path: Path) -> None:
     lines = []
     for i in range(MANIFEST_KEYS):
@@ -344,6 +380,7 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     base_env.pop("PYTHONDONTWRITEBYTECODE", None)
     base_env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     small, big = tmp / "small.db", tmp / "big.db"
+    live, huge, huge_text = tmp / "live.db", tmp / "huge.db", tmp / "huge-text.db"
 
     def env(db: Path, **extra: str) -> dict[str, str]:
         return {**base_env, "KEYCTL_DB": str(db), **extra}
@@ -352,6 +389,11 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     t = time.perf_counter()
     build_small(small)
     secret = build_big(big)
+    build_live(live)
+    huge_catalog = tmp / "huge.toml"
+    write_huge_catalog(huge_catalog)
+    build_huge(huge, huge_catalog)
+    build_huge(huge_text, huge_catalog, compiled=False)
     manifest = tmp / "team.toml"
     write_manifest(manifest)
     schema = tmp / "schema.sql"
@@ -366,6 +408,9 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
                    "COMP_CWORD": "3"}
     complete_key = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check user-0000",
                     "COMP_CWORD": "2"}
+    check_live = [kc, "check", NAME, "PostModelOutputs"]
+    complete_live = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": f"keyctl check {NAME} ", "COMP_CWORD": "3"}
+    check_huge = [kc, "check", NAME, "r00001.write"]
     floor = lambda r: run([PYTHON, "-c", "import sqlite3"], base_env)  # noqa: E731
     mini = tmp / "mini.py"
     mini.write_text(MINI_APP, encoding="utf-8")
@@ -377,6 +422,10 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     expect(run([kc], env(small, **complete_op), capture=True), (0,), "operation completion", b"inputs.get")
     expect(run([kc], env(big, **complete_key), capture=True), (0,), "key-name completion", b"user-000001")
     expect(run([kc, "--version"], base_env, capture=True), (0,), "--version", b"keyctl")
+    expect(run(check_live, env(live), capture=True), (0,), "check on the clarifai-live store", b"PostModelOutputs")
+    expect(run([kc], env(live, **complete_live), capture=True), (0,), "endpoint completion", b"PostModelOutputs")
+    for db in (huge, huge_text):
+        expect(run(check_huge, env(db), capture=True), (0,), f"check on {db.name}", b"allowed")
     expect(run([PYTHON, str(mini), "hello", "x"], base_env, capture=True), (0,), "the minimal Typer app", b"hello x")
     apply_ok = has_apply(kc, env(small))
 
@@ -387,6 +436,10 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
         "version": Pair("version", lambda r: run([kc, "--version"], base_env), floor),
         "typer": Pair("typer", lambda r: run([PYTHON, str(mini), "hello", "x"], base_env), floor),
         "check_big": Pair("check_big", lambda r: run(check, env(big)), lambda r: run(check, env(small))),
+        "check_live": Pair("check_live", lambda r: run(check_live, env(live)), lambda r: run(check, env(small))),
+        "complete_live": Pair("complete_live", lambda r: run([kc], env(live, **complete_live)), floor),
+        "check_huge": Pair("check_huge", lambda r: run(check_huge, env(huge)), floor),
+        "check_huge_text": Pair("check_huge_text", lambda r: run(check_huge, env(huge_text)), floor),
         "complete_key": Pair("complete_key", lambda r: run([kc], env(big, **complete_key)),
                              lambda r: run([kc], env(small, **complete_key))),
     }
@@ -442,6 +495,13 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
         ratio_row(f"`check` on {BIG:,} keys vs on {SMALL} keys", pairs["check_big"], 1.10),
         ratio_row(f"completion of key names by prefix (`user-0000<TAB>`) on {BIG:,} keys vs on {SMALL} keys",
                   pairs["complete_key"], None),
+        ratio_row(f"`check {NAME} PostModelOutputs` on a clarifai-live store vs `check {NAME} inputs.get` "
+                  "on a clarifai store", pairs["check_live"], 1.15),
+        ratio_row(f"completion of every endpoint (`check {NAME} <TAB>`, clarifai-live) vs `python -c \"import sqlite3\"`",
+                  pairs["complete_live"], 4.5),
+        ratio_row(f"`check` on a {HUGE_SCOPES:,}-scope catalog vs the same floor", pairs["check_huge"], 5.0),
+        ratio_row("for scale: the same on a store that keeps only the catalog's text (parsed and validated)",
+                  pairs["check_huge_text"], None),
     ]
     expect(mem.k[0], (0,), "list --json under the memory launcher")
     peak = median([r.maxrss_kib for r in mem.k]) / 1024

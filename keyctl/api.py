@@ -24,21 +24,21 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
-from .catalog import DEFAULT_CATALOG, Catalog, builtin, load_catalog, parse_catalog
+from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, Catalog, builtin, builtin_text, load_catalog
+from .catalog.compiled import catalog_meta, stored_catalog_of
 from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
-from .errors import CatalogMismatchError, KeyctlError, NotFoundError, UsageError
+from .errors import CatalogMismatchError, NotFoundError, UsageError
+from .apply import ApplyOps
+from .upgrade import UpgradeOps
 from .keys import KeyOps
-from .models import CatalogUpgrade, CheckReport, Key, KeyDetail, LogEntry
+from .models import CheckReport, Key, KeyDetail, LogEntry
 from .store import KeyRow, Writer, open_store
-from .store.migrations import catalog_rev
 from .text import printable
 from . import when as clock
 from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .manifest import Manifest
-    from .models import Exported
-    from .plan import Plan
+    pass
 
 MAX_LOG_LIMIT = 2**63 - 1  # SQLite's largest integer
 
@@ -49,7 +49,7 @@ def _python_warning(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-class KeyStore(KeyOps):
+class KeyStore(KeyOps, ApplyOps, UpgradeOps):
     """API keys in a store (a SQLite file), judged by the store's scope catalog."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None,
@@ -92,12 +92,14 @@ class KeyStore(KeyOps):
         self._catalog, self._catalog_rev = catalog, rev
 
     def _resolve_catalog(self) -> tuple[Catalog, str | None]:
+        stored = _stored(self.store.meta)
+        if stored is not None and self._catalog_arg in BUILTIN_CATALOGS and \
+                stored[0].text == builtin_text(self._catalog_arg):
+            return stored  # the store's own built-in: not parsed again
         requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
-        stored = self._stored(self.store.meta)
         if stored is None:
             chosen = requested or builtin(DEFAULT_CATALOG)
-            self.store.initial_meta = {"catalog": chosen.name, "catalog_text": chosen.text,
-                                       "catalog_rev": catalog_rev(chosen.text)}
+            self.store.initial_meta = catalog_meta(chosen)
             return chosen, None
         self._refuse_mismatch(requested, stored[0])
         return stored
@@ -115,24 +117,9 @@ class KeyStore(KeyOps):
             f"store's own, or replace it with `keyctl catalog upgrade {arg}`"
         )
 
-    @staticmethod
-    def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | None:
-        """The catalog a store keeps and its revision, or None when there is no store."""
-        rev = meta("catalog_rev")
-        name = meta("catalog")
-        if rev is None and name is None:
-            return None
-        text = meta("catalog_text")
-        if text is None:
-            return builtin(name or DEFAULT_CATALOG), rev
-        cached = _STORED_CACHE.get(text)
-        if cached is None:
-            cached = _STORED_CACHE[text] = parse_catalog(text, source=f"the store's catalog '{name}'")
-        return cached, rev
-
     def stored_catalog(self) -> Catalog | None:
         """The catalog kept inside the store, or None when there is no store yet."""
-        stored = self._stored(self.store.meta)
+        stored = _stored(self.store.meta)
         return stored[0] if stored else None
 
     def _catalog_of(self, tx: Writer) -> Catalog:
@@ -142,7 +129,7 @@ class KeyStore(KeyOps):
         if self._catalog is not None and rev == self._catalog_rev:
             return self._catalog
         requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
-        stored = self._stored(tx.meta)
+        stored = _stored(tx.meta)
         assert stored is not None  # the transaction made the store
         self._refuse_mismatch(requested, stored[0])
         self._use(*stored)
@@ -301,11 +288,10 @@ class KeyStore(KeyOps):
 
     @staticmethod
     def _operation(catalog: Catalog, name: str) -> str:
-        if name in catalog.operations:
-            return name
+        found = catalog.operation_id(name)
+        if found is not None and "," not in name:
+            return found
         resolved = catalog.resolve_operations([name])  # unknown names raise, with did-you-mean
-        if len(resolved) == 1 and resolved[0] == name.strip().lower().replace(":", "."):
-            return resolved[0]
         raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
                          f"{len(resolved)}; use check_many for groups, lists and all")
 
@@ -346,89 +332,20 @@ class KeyStore(KeyOps):
         results = tuple(decide(catalog, granted, op, state, ref) for op in ops)
         return CheckReport(known, worst(r.outcome for r in results), results)
 
-    # -- manifests ---------------------------------------------------------------------------
-    def read_manifest(self, text: str, source: str = "manifest") -> "Manifest":
-        """Parse and validate manifest TOML text (ManifestError, exit 2, when it is bad).
-        ``source`` (the file name) is named in every message and in the audit trail."""
-        from .manifest import parse_manifest
 
-        if not isinstance(text, str):
-            raise TypeError(f"manifest text must be a str, not {type(text).__name__}")
-        return parse_manifest(text, source, self._refresh_catalog(), clock.utcnow())
-
-    def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan":
-        """What applying ``manifest`` would change (keyctl/plan.py has the rules).
-        Reads only: a store that does not exist yet is planned as empty."""
-        from .plan import make_plan
-
-        return make_plan(manifest, self.store.iter_keys(), self._refresh_catalog(), clock.utcnow(), prune)
-
-    def export(self) -> "Exported":
-        """The store as a manifest: every named key, sorted by name, without secrets or
-        ids. A relative expiry that a manifest gave is exported as given ("90d"); any
-        other expiry as the absolute time, so that applying the export changes nothing."""
-        from .manifest import export_rows
-
-        return export_rows(self.store.iter_keys(), self._refresh_catalog())
-
-    # -- the catalog, replaced ------------------------------------------------------------
-    def catalog_upgrade(self, ref: "Catalog | str", yes: bool = False) -> CatalogUpgrade:
-        """Replace the store's catalog with ``ref`` (a built-in name or a file), after
-        checking every key against it. Without ``yes`` it only reports. With ``yes`` it
-        refuses while keys hold scopes the new catalog does not know, and otherwise adds
-        the prerequisites the new catalog requires (audited) and keeps the new text.
-        Applied, every key is read and changed under the write lock."""
-        new = load_catalog(ref)
-        old = self.stored_catalog()
-        if old is None:
-            raise NotFoundError(
-                f"there is no store at {self.store.location} yet; choose the catalog of a new store with --catalog {printable(str(ref))}"
-            )
-        report = _upgrade_report(old.name, new, self.store.iter_keys(), self._key)
-        if not yes:
-            return report
-        with self.store.transaction(create=False) as tx:
-            old = self._catalog_of(tx)
-            report = _upgrade_report(old.name, new, tx.iter_keys(), self._key)
-            if report.unknown:
-                names = ", ".join(f"{k.ref} ({', '.join(s)})" for k, s in report.unknown[:10])
-                more = f" and {len(report.unknown) - 10} more" if len(report.unknown) > 10 else ""
-                raise KeyctlError(
-                    f"{len(report.unknown)} key(s) hold scopes that the catalog '{printable(new.name)}' does not know: "
-                    f"{names}{more}; remove those scopes (`keyctl scope remove KEY SCOPE`) and run the upgrade again"
-                )
-            now = iso(clock.utcnow())
-            tx.update_keys([(k.id, {"scopes": new.closure(k.granted)[0], "updated_at": now})
-                            for k, _ in report.additions])
-            tx.audit_many([(now, "scope.add", k.id, k.name, {
-                "before": sorted(k.granted), "after": sorted(new.closure(k.granted)[0]),
-                "added_prerequisites": [c.scope for c in added], "removed_dependents": [],
-                "reason": f"catalog upgrade to '{new.name}'"}) for k, added in report.additions]
-                + [(now, "catalog.upgrade", None, None, {"from": old.name, "to": new.name,
-                                                        "keys_changed": len(report.additions)})])
-            rev = catalog_rev(new.text)
-            for key, value in (("catalog", new.name), ("catalog_text", new.text), ("catalog_rev", rev)):
-                tx.set_meta(key, value)
-        self._catalog_arg = None
-        self._use(new, rev)
-        return report._replace(applied=True)
-
-
-def _upgrade_report(old: str, new: Catalog, rows: Iterable[KeyRow], key_of: Callable[..., Key]) -> CatalogUpgrade:
-    unknown: list[tuple[Key, tuple[str, ...]]] = []
-    additions: list[tuple[Key, tuple]] = []
-    now = iso(clock.utcnow())
-    for row in rows:
-        if "all" in row.scopes:
-            continue
-        strangers = tuple(sorted(s for s in row.scopes if s not in new.scopes))
-        if strangers:
-            unknown.append((key_of(row, now), strangers))
-            continue
-        _, added = new.closure(row.scopes)
-        if added:
-            additions.append((key_of(row, now), added))
-    return CatalogUpgrade(old, new.name, tuple(unknown), tuple(additions), False)
+def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | None:
+    """The catalog a store keeps and its revision, or None when there is no store."""
+    rev = meta("catalog_rev")
+    name = meta("catalog")
+    if rev is None and name is None:
+        return None
+    text = meta("catalog_text")
+    if text is None:
+        return builtin(name or DEFAULT_CATALOG), rev
+    cached = _STORED_CACHE.get(text)
+    if cached is None:
+        cached = _STORED_CACHE[text] = stored_catalog_of(text, meta("catalog_compiled"), name or DEFAULT_CATALOG)
+    return cached, rev
 
 
 _STORED_CACHE: dict[str, Catalog] = {}

@@ -360,16 +360,25 @@ def complete_scope(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     return out
 
 
+class _AnyCase(str):
+    """A completion value that Typer's own filter (``value.startswith(typed)``) keeps
+    whatever the case typed: ``postmodel<TAB>`` completes to ``PostModelOutputs``."""
+
+    def startswith(self, prefix: Any, *args: Any) -> bool:
+        if isinstance(prefix, str):
+            return self.lower().startswith(prefix.lower(), *args)
+        return super().startswith(prefix, *args)
+
+
 def complete_operation(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
-    """Operation ids (and ``all``) starting with what was typed."""
+    """Operation ids (and ``all``) starting with what was typed, in any case, as the
+    catalog spells them."""
     catalog = _catalog_for_completion(ctx)
     if catalog is None:
         return []
-    low = incomplete.lower()
-    out = [(op.id, _completion_help(op.description)) for op in catalog.operations.values() if op.id.startswith(low)]
-    if "all".startswith(low):
-        out.append(("all", "every operation"))
-    return out
+    return [(_AnyCase(op), _completion_help(catalog.operations[op].description if op in catalog.operations
+                                            else "every operation"))
+            for op in catalog.complete_operations(incomplete)]
 
 
 __all__ = ["app", "state", "warn", "read_key", "complete_key", "complete_scope",

@@ -1,6 +1,7 @@
-"""Carrying out an ``apply`` plan on a store's writer, inside one transaction: the
-plan is made again from the rows read under the write lock, every change is written
-with its audit entry, and the new keys are built (their secrets seen only here).
+"""``KeyStore.apply``: carrying out a plan on a store's writer, inside one transaction.
+The plan is made again from the rows read under the write lock, every change is
+written with its audit entry, and the new keys are built (their secrets seen only
+here, and delivered before the transaction commits).
 
 keyctl/plan.py decides what to change (pure); this module writes it.
 """
@@ -11,14 +12,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import tokens
+from . import when as clock
+from .delivery import Delivery
 from .errors import StoreError
-from .models import Created
+from .models import ApplyResult, Created
 from .plan import CREATE, DELETE, UPDATE, Plan, expiry_at, make_plan
 from .store.base import KeyRow
 from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
+    from .manifest import Manifest
+    from .models import Exported
     from .store.base import Writer
 
 AuditEntry = tuple[str, str, "str | None", "str | None", dict]
@@ -104,3 +109,90 @@ def _update(a: Any, row: KeyRow, catalog: "Catalog", now: datetime, stamp: str, 
     if details:
         audit.append((stamp, "update", a.key_id, a.name, details | tag))
     return changes
+
+
+class ApplyOps(Delivery):
+    """The manifests part of KeyStore: read, plan, apply, export."""
+
+    # Provided by KeyStore:
+    def _key(self, row: KeyRow, now: str | None = None) -> Any: ...  # pragma: no cover
+    def _catalog_of(self, tx: "Writer") -> "Catalog": ...  # pragma: no cover
+    def _refresh_catalog(self) -> "Catalog": ...  # pragma: no cover
+
+    def read_manifest(self, text: str, source: str = "manifest") -> "Manifest":
+        """Parse and validate manifest TOML text (ManifestError, exit 2, when it is bad).
+        ``source`` (the file name) is named in every message and in the audit trail."""
+        from .manifest import parse_manifest
+
+        if not isinstance(text, str):
+            raise TypeError(f"manifest text must be a str, not {type(text).__name__}")
+        return parse_manifest(text, source, self._refresh_catalog(), clock.utcnow())
+
+    def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan":
+        """What applying ``manifest`` would change (keyctl/plan.py has the rules).
+        Reads only: a store that does not exist yet is planned as empty."""
+        from .plan import make_plan
+
+        return make_plan(manifest, self.store.iter_keys(), self._refresh_catalog(), clock.utcnow(), prune)
+
+    def export(self) -> "Exported":
+        """The store as a manifest: every named key, sorted by name, without secrets or
+        ids. A relative expiry that a manifest gave is exported as given ("90d"); any
+        other expiry as the absolute time, so that applying the export changes nothing."""
+        from .manifest import dump_manifest, manifest_entry
+        from .models import Exported
+
+        catalog = self._refresh_catalog()
+        named: list[KeyRow] = []
+        skipped: list[str] = []
+        for row in self.store.iter_keys():
+            if row.name is None:
+                skipped.append(row.id)  # a manifest knows keys only by name
+            else:
+                named.append(row)
+        named.sort(key=lambda r: r.name or "")
+        entries: dict[str, dict[str, Any]] = {}
+        data: dict[str, dict[str, Any]] = {}
+        for row in named:
+            scopes = catalog.sorted_ids(row.scopes)
+            expires = row.expires_spec or row.expires_at
+            entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)  # type: ignore[index]
+            data[row.name] = {"scopes": scopes, "description": row.description or None,  # type: ignore[index]
+                              "expires": expires, "enabled": not row.disabled}
+        return Exported(dump_manifest(entries), data, tuple(skipped))
+
+    def apply(self, plan_or_manifest: "Plan | Manifest", source: str | None = None, prune: bool = False,
+              keyring: bool = False, deliver: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
+        """Carry out a plan (or plan a manifest and carry that out) in ONE transaction:
+        all of it or none of it. Each change is audited with ``{"manifest": source}``.
+
+        The plan is made again inside the transaction: a Plan that no longer matches
+        the store (another process wrote in between) raises StoreError and changes
+        nothing. New secrets go to the keyring (``keyring``) and to ``deliver`` before
+        the transaction commits; if either fails, nothing is applied."""
+        from .plan import Plan
+
+        given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
+        planned = given if given is not None else self.plan(plan_or_manifest, prune)  # type: ignore[arg-type]
+        source = source or planned.source
+        backend = self._backend(keyring and bool(planned.of(CREATE)))
+        if not planned.has_changes:
+            result = ApplyResult(planned, (), backend)
+            if deliver is not None:
+                deliver(result)
+            return result
+        void = "nothing was applied, and the secrets printed do not work"
+        with self._keyring_entries() as kept, self._writing(True, void) as tx:
+            now = clock.utcnow()
+            catalog = self._catalog_of(tx)
+            planned = replan(tx, planned, given, catalog, now, self.store.location)
+            if keyring and backend is None and planned.of(CREATE):
+                backend = self._backend(True)
+            created = carry_out(tx, planned, catalog, now, source, backend is not None, self._key)
+            result = ApplyResult(planned, tuple(c._replace(stored_in=backend) for c in created), backend)
+            for c in result.created:
+                self._deliver(c, kept, None, "nothing was applied")
+            if deliver is not None:
+                deliver(result)
+            tx.delivered = True
+        return result

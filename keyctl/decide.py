@@ -62,9 +62,9 @@ KEY_NOT_FOUND = Status(11009, "CONN_KEY_NOT_FOUND")
 
 @dataclass(frozen=True)
 class Verdict:
-    operation: str
+    operation: str  # as the catalog spells it
     outcome: Outcome
-    billable: bool
+    billable: bool | None  # None: the catalog does not say
     missing_scopes: tuple[str, ...]
     redacted: tuple[str, ...]
     status: Status
@@ -107,6 +107,12 @@ def decide(
     if state is not KeyState.OK:
         status = KEY_NOT_FOUND if state is KeyState.UNKNOWN else KEY_INVALID
         return Verdict(operation, Outcome.REJECTED, op.billable, (), (), status, _STATE_REASON[state].format(key=ref))
+    if op.auth != "key":
+        # Decided by who calls, not by scopes: no API key can call a token's or a
+        # session's operation, and any key may call one that needs no authorization.
+        outcome = Outcome.ALLOWED if op.auth == "none" else Outcome.REJECTED
+        status = SUCCESS if op.auth == "none" else INSUFFICIENT_SCOPES
+        return Verdict(operation, outcome, op.billable, (), (), status, _AUTH_REASON[op.auth])
     everything = ALL in granted
     missing = () if everything else tuple(sorted(op.requires - granted))
     if missing:
@@ -134,6 +140,9 @@ def decide(
             f"redacted: {', '.join(hidden)} hidden without {', '.join(lacking_sorted)}; "
             f"add {them} with `keyctl scope add {ref} {' '.join(direct)}`",
         )
+    if not op.requires:
+        return Verdict(operation, Outcome.ALLOWED, op.billable, (), (), SUCCESS,
+                       f"allowed: {operation} needs a valid key and no scope")
     return Verdict(operation, Outcome.ALLOWED, op.billable, (), (), SUCCESS, f"allowed: {ref} holds every scope {operation} needs")
 
 
@@ -157,6 +166,14 @@ _STATE_REASON = {
 }
 
 
+_AUTH_REASON = {
+    "pat": "rejected: needs a personal access token; no API key can call it, whatever its scopes",
+    "session": "rejected: needs a session token (a signed-in browser); no API key can call it, whatever its scopes",
+    "none": "allowed: needs no authorization",
+}
+
+
 def outcomes_for(catalog: Catalog, granted: frozenset[str], state: KeyState = KeyState.OK) -> dict[str, str]:
-    """The outcome of every operation, for ``show``: ``{"inputs.get": "redacted", ...}``."""
+    """The outcome of every operation, for ``show``: ``{"inputs.get": "redacted", ...}``
+    (operations as the catalog spells them)."""
     return {op: decide(catalog, granted, op, state).outcome.value for op in catalog.operations}

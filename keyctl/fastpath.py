@@ -2,7 +2,7 @@
 
 They are the calls paid again and again: in shell loops and services' health checks
 (``check``), and on every TAB. Importing Typer and building its commands alone costs
-about four times what Python's own start does (bench/README.md), more than the whole
+several times what Python's own start does (bench/RESULTS.md), more than the whole
 of the work that follows; so ``main()`` first offers the command line to this module,
 which handles only the plainest forms and hands everything else to Typer, unchanged:
 
@@ -95,7 +95,7 @@ def run_check(args: Sequence[str]) -> int | None:
         keystore = open_keystore(options.get("--db"), options.get("--catalog"))
         report = keystore.check_many(read_key(key), operations)
         if "--quiet" not in flags:
-            render.check(report, "--json" in flags)
+            render.check(report, "--json" in flags, keystore.catalog)
         render.flush()
         return EXIT_FOR_OUTCOME[report.outcome.value]
     except BaseException as exc:
@@ -131,12 +131,8 @@ def complete_bash(env: Mapping[str, str]) -> str | None:
         catalog = open_keystore(options.get("--db"), options.get("--catalog")).catalog
     except Exception:  # completion never prints an error
         return ""
-    # As app.complete_operation, then Typer's own filter: values that start with what
-    # was typed, as typed.
-    values = [op for op in catalog.operations if op.startswith(incomplete)]
-    if "all".startswith(incomplete):
-        values.append("all")
-    return "\n".join(values)
+    # As app.complete_operation: any case typed, the catalog's spelling offered.
+    return "\n".join(catalog.complete_operations(incomplete))
 
 
 def main(argv: Sequence[str], env: Mapping[str, str]) -> int | None:

@@ -1,7 +1,7 @@
 """Secrets in the OS keyring (Secret Service, Keychain, Credential Locker) through the
 ``keyring`` package. The only module that calls into ``keyring``.
 
-* ``keyring`` is imported inside the functions: it costs about 60 ms, and ``check``,
+* ``keyring`` is imported inside the functions: its import is heavy, and ``check``,
   ``list`` and ``show`` never need it (``in_keyring`` is kept in the store).
 * Every call runs in a daemon thread joined with a timeout (``KEYCTL_KEYRING_TIMEOUT``
   seconds, default 10): a locked collection whose unlock prompt nobody can answer, or a

@@ -10,41 +10,34 @@ it cannot be, nothing changes, so no key is left whose secret nobody has.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import tokens
-from .errors import (InvalidNameError, KeyctlError, KeyringError, NameTakenError, NoScopesLeftError,
-                     NotFoundError, StoreError, UsageError)
-from .models import ApplyResult, Created, Key, ScopeChange
+from . import when as clock
+from .delivery import Deliver, Delivery
+from .errors import InvalidNameError, KeyctlError, KeyringError, NameTakenError, NoScopesLeftError, NotFoundError, UsageError
+from .models import Created, Key, ScopeChange
 from .store import KeyRow
 from .text import printable
-from . import when as clock
 from .when import iso, parse_when
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
-    from .manifest import Manifest
-    from .plan import Plan
-    from .store import Store, Writer
+    from .store import Writer
 
 _UNSET: Any = object()
-Deliver = Callable[[Created], None]
 
 
-class KeyOps:
-    """The changes half of KeyStore (keyctl/api.py holds the reads and decisions)."""
-
-    store: "Store"
-    _warn: Callable[[str], None]
+class KeyOps(Delivery):
+    """The changes half of KeyStore (keyctl/api.py holds the reads and decisions,
+    keyctl/apply.py the manifests)."""
 
     # Provided by KeyStore:
     def _row(self, ref: str, reader: Any = None) -> KeyRow: ...  # pragma: no cover
     def _key(self, row: KeyRow, now: str | None = None) -> Key: ...  # pragma: no cover
     def _catalog_of(self, tx: "Writer") -> "Catalog": ...  # pragma: no cover
     def _refresh_catalog(self) -> "Catalog": ...  # pragma: no cover
-    def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan": ...  # pragma: no cover
 
     # -- validation ------------------------------------------------------------------
     @staticmethod
@@ -99,34 +92,6 @@ class KeyOps:
             raise NotFoundError(f"no key '{printable(ref)}': it was deleted while this change waited; see `keyctl list`")
         return fresh
 
-    # -- keyring -------------------------------------------------------------------------
-    @contextmanager
-    def _keyring_entries(self) -> Iterator[list[str]]:
-        """Key ids whose secrets were put in the keyring inside a transaction: if the
-        transaction does not commit, they are removed again (a keyring that stopped
-        answering is not asked again: its entries name keys the store will not have)."""
-        from . import keyring_store
-
-        stored: list[str] = []
-        try:
-            yield stored
-        except BaseException as exc:
-            if not isinstance(exc, keyring_store.KeyringTimeout):
-                for key_id in stored:
-                    try:
-                        keyring_store.delete_secret(key_id)
-                    except KeyctlError:  # best effort: the store keeps no key for it
-                        pass
-            raise
-
-    @staticmethod
-    def _backend(wanted: bool) -> str | None:
-        if not wanted:
-            return None
-        from . import keyring_store
-
-        return keyring_store.ensure_backend()  # before anything is written
-
     # -- create ------------------------------------------------------------------------
     def create(self, scopes: Iterable[str], name: str | None = None, description: str | None = None,
                expires: str | datetime | None = None, in_keyring: bool = False,
@@ -153,37 +118,10 @@ class KeyOps:
             tx.audit_many([(stamp, "create", row.id, name, {
                 "name": name, "description": description, "scopes": catalog.sorted_ids(granted),
                 "expires_at": expires_at, "added_prerequisites": [c.scope for c in added]})])
-            created = Created(self._key(row, stamp), secret, added, backend)
+            created = Created(self._key(row, stamp), secret, added, backend, catalog.notices(granted))
             self._deliver(created, kept, deliver, "the key was not created")
             tx.delivered = True
         return created
-
-    @staticmethod
-    def _deliver(created: Created, kept: list[str], deliver: Deliver | None, undone: str) -> None:
-        if created.stored_in is not None:
-            from . import keyring_store
-
-            try:
-                keyring_store.store_secret(created.key.id, created.secret)
-            except KeyringError as exc:
-                raise type(exc)(f"{exc.message}; {undone}") from None
-            kept.append(created.key.id)
-        if deliver is not None:
-            deliver(created)
-
-    @contextmanager
-    def _writing(self, create: bool, void: str) -> Iterator["Writer"]:
-        """A write transaction whose output may be delivered before it commits: if the
-        commit then fails (a full disk), the error says that what was shown is void."""
-        tx_box: list[Any] = []
-        try:
-            with self.store.transaction(create=create) as tx:
-                tx_box.append(tx)
-                yield tx
-        except StoreError as exc:
-            if tx_box and tx_box[0].delivered:
-                raise StoreError(f"{exc.message}; {void}") from None
-            raise
 
     # -- scopes ------------------------------------------------------------------------
     def _change_scopes(self, ref: str, action: str, scopes: Iterable[str]) -> ScopeChange:
@@ -210,6 +148,7 @@ class KeyOps:
                     f"disable it (`keyctl disable {row.name or row.id}`) or delete it instead")
             if new == row.scopes:
                 return ScopeChange(self._key(row), (), (), not_held)
+            notices = catalog.notices(new - row.scopes)
             stamp = iso(clock.utcnow())
             tx.update_keys([(row.id, {"scopes": new, "updated_at": stamp})])
             tx.audit_many([(stamp, action, row.id, row.name, {
@@ -217,7 +156,7 @@ class KeyOps:
                 "added_prerequisites": [c.scope for c in added],
                 "removed_dependents": [c.scope for c in removed]})])
             changed = row._replace(scopes=new, updated_at=stamp)
-        return ScopeChange(self._key(changed), added, removed, not_held)
+        return ScopeChange(self._key(changed), added, removed, not_held, notices)
 
     def scope_add(self, ref: str, scopes: Iterable[str]) -> ScopeChange:
         """Grant scopes (and their prerequisites)."""
@@ -313,41 +252,6 @@ class KeyOps:
                                   "removed it (rotate with --keyring to replace it instead)", quiet=False)
         return created
 
-    @contextmanager
-    def _old_entry_restored(self, key_id: str, keep: bool) -> Iterator[None]:
-        """A rotation that does not commit leaves the keyring as it was: the old, still
-        valid, secret back in its entry, or no entry."""
-        if not keep:
-            yield
-            return
-        from . import keyring_store
-
-        old = keyring_store.get_secret(key_id)
-        try:
-            yield
-        except BaseException as exc:
-            if not isinstance(exc, keyring_store.KeyringTimeout):
-                try:
-                    if old is None:
-                        keyring_store.delete_secret(key_id)
-                    else:
-                        keyring_store.store_secret(key_id, old)
-                except KeyctlError:
-                    self._warn(f"the keyring may hold a secret of {key_id} that does not work; "
-                               f"`keyctl rotate {key_id} --keyring` replaces it")
-            raise
-
-    def _drop_entry(self, row: KeyRow, said: str, quiet: bool) -> None:
-        from . import keyring_store
-
-        if not quiet:
-            self._warn(said)
-        try:
-            keyring_store.delete_secret(row.id)
-        except KeyringError as exc:
-            self._warn(f"could not remove the secret of {row.name or row.id} from the keyring ({exc.message}); "
-                       f"remove it with `secret-tool clear service keyctl username {row.id}` (or your keyring's tool)")
-
     def secret(self, ref: str) -> Created:
         """The secret kept in the OS keyring for a key (named by id or name), checked to
         be the key's current one. KeyringError when there is none."""
@@ -387,41 +291,3 @@ class KeyOps:
         if row.in_keyring:
             self._drop_entry(row, "", quiet=True)
         return self._key(row)._replace(status="deleted")
-
-    # -- apply -------------------------------------------------------------------------------
-    def apply(self, plan_or_manifest: "Plan | Manifest", source: str | None = None, prune: bool = False,
-              keyring: bool = False, deliver: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
-        """Carry out a plan (or plan a manifest and carry that out) in ONE transaction:
-        all of it or none of it. Each change is audited with ``{"manifest": source}``.
-
-        The plan is made again inside the transaction: a Plan that no longer matches
-        the store (another process wrote in between) raises StoreError and changes
-        nothing. New secrets go to the keyring (``keyring``) and to ``deliver`` before
-        the transaction commits; if either fails, nothing is applied."""
-        from .apply import carry_out, replan
-        from .plan import CREATE, Plan
-
-        given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
-        planned = given if given is not None else self.plan(plan_or_manifest, prune)  # type: ignore[arg-type]
-        source = source or planned.source
-        backend = self._backend(keyring and bool(planned.of(CREATE)))
-        if not planned.has_changes:
-            result = ApplyResult(planned, (), backend)
-            if deliver is not None:
-                deliver(result)
-            return result
-        void = "nothing was applied, and the secrets printed do not work"
-        with self._keyring_entries() as kept, self._writing(True, void) as tx:
-            now = clock.utcnow()
-            catalog = self._catalog_of(tx)
-            planned = replan(tx, planned, given, catalog, now, self.store.location)
-            if keyring and backend is None and planned.of(CREATE):
-                backend = self._backend(True)
-            created = carry_out(tx, planned, catalog, now, source, backend is not None, self._key)
-            result = ApplyResult(planned, tuple(c._replace(stored_in=backend) for c in created), backend)
-            for c in result.created:
-                self._deliver(c, kept, None, "nothing was applied")
-            if deliver is not None:
-                deliver(result)
-            tx.delivered = True
-        return result

@@ -32,11 +32,7 @@ from .text import printable
 from .when import is_relative, iso, parse_when
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterable
-
     from .catalog import Catalog
-    from .models import Exported
-    from .store import KeyRow
 
 # 16 MiB holds about 100,000 keys; a larger file is a mistake or an attack, and
 # tomllib (pure Python) would spend minutes on it.
@@ -107,7 +103,7 @@ def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) ->
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _fail(source, [_toml_problem(str(exc), text)]) from None
+        raise _fail(source, [_toml_problem(exc, text)]) from None
     except RecursionError:
         # tomllib recurses once per nested array or inline table.
         raise _fail(source, ["nested too deeply to be a manifest (arrays or tables inside each other)"]) from None
@@ -223,66 +219,30 @@ def _case_twins(specs: list[KeySpec]) -> list[str]:
     return out
 
 
-# --- TOML syntax errors, turned into messages that name the key -----------------------
-_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-_AT_END = " (at end of document)"
-_TWICE = re.compile(r"^Cannot declare \((.*)\) twice")
+# --- TOML syntax errors ------------------------------------------------------------------
 _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_FIELD = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')\s*=")
 
 
-def _toml_problem(message: str, text: str) -> str:
-    """tomllib's message, with the key (and field) it is in. tomllib rejects a repeated
-    table (a name given twice) and a repeated field itself; say that in plain words."""
-    where = _AT.search(message)
-    line = int(where.group(1)) if where else None
-    bare = _AT.sub("", message)
-    at_end = bare.endswith(_AT_END)
-    if at_end:  # an unclosed array or string: the last table is the one to look at
-        bare = bare[: -len(_AT_END)]
-        line = max(1, len(text.splitlines()))
-    twice = _TWICE.match(bare)
-    if twice:
-        path = _path_of_tuple(twice.group(1))
-        at = f" (line {line})" if line else ""
-        if path and len(path) == 2 and path[0] == "keys":
-            return f"{key_path(path[1])}: the name appears more than once{at}; each key name may appear once"
-        shown = ".".join(path) if path else twice.group(1)
-        return f"{shown}: declared more than once{at}"
-    context = _context(text, line) if line else None
-    if bare == "Cannot overwrite a value" and context and context[1]:
-        return f"{context[0]}.{context[1]}: given more than once (line {line}); give each field once"
-    at = f" (line {line}, column {where.group(2)})" if where else (" (at the end of the file)" if at_end else "")
-    if context:
-        return f"{context[0]}: not valid TOML: {bare}{at}"
-    return f"not valid TOML: {bare}{at}"
+def _toml_problem(exc: Exception, text: str) -> str:
+    """tomllib's own message. Where the exception says where (``lineno``: Python 3.14
+    and later), the ``keys.NAME`` table around that line is named too; its English
+    message is never parsed."""
+    line = getattr(exc, "lineno", None)
+    message = getattr(exc, "msg", None) or str(exc)
+    where = _table_at(text, line) if isinstance(line, int) else None
+    at = f" (line {line}, column {getattr(exc, 'colno', '?')})" if isinstance(line, int) else ""
+    return f"{where + ': ' if where else ''}not valid TOML: {printable(message, 200)}{at}"
 
 
-def _path_of_tuple(text: str) -> tuple[str, ...] | None:
-    import ast
-
-    try:
-        value = ast.literal_eval(f"({text},)" if not text.endswith(",") else f"({text})")
-    except (ValueError, SyntaxError):
-        return None
-    if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], tuple):
-        value = value[0]
-    return tuple(str(v) for v in value)
-
-
-def _context(text: str, line: int) -> tuple[str, str | None] | None:
-    """The ``keys.NAME`` table that line ``line`` is in, and the field it sets."""
+def _table_at(text: str, line: int) -> str | None:
+    """The ``keys.NAME`` table that line ``line`` of ``text`` is in, if any."""
     lines = text.splitlines()
-    if not 1 <= line <= len(lines):
-        return None
-    field_match = _FIELD.match(lines[line - 1])
-    field = field_match.group(1).strip("\"'") if field_match else None
-    for i in range(line - 1, -1, -1):
+    for i in range(min(line, len(lines)) - 1, -1, -1):
         header = _HEADER.match(lines[i])
         if header:
             parts = _split_dotted(header.group(1))
             if parts and len(parts) == 2 and parts[0] == "keys":
-                return key_path(parts[1]), field
+                return key_path(parts[1])
             return None
     return None
 
@@ -345,27 +305,3 @@ def dump_manifest(keys: dict[str, dict[str, Any]]) -> str:
 
     body = tomli_w.dumps({"keys": keys}) if keys else "[keys]\n"
     return HEADER + "\n" + body
-
-
-def export_rows(rows: "Iterable[KeyRow]", catalog: "Catalog") -> "Exported":
-    """``KeyStore.export``: the named keys of ``rows`` as a manifest, sorted by name;
-    the ids of keys without a name (which a manifest cannot hold) apart."""
-    from .models import Exported
-
-    named: list["KeyRow"] = []
-    skipped: list[str] = []
-    for row in rows:
-        if row.name is None:
-            skipped.append(row.id)
-        else:
-            named.append(row)
-    named.sort(key=lambda r: r.name or "")
-    entries: dict[str, dict[str, Any]] = {}
-    data: dict[str, dict[str, Any]] = {}
-    for row in named:
-        scopes = catalog.sorted_ids(row.scopes)
-        expires = row.expires_spec or row.expires_at
-        entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)  # type: ignore[index]
-        data[row.name] = {"scopes": scopes, "description": row.description or None,  # type: ignore[index]
-                          "expires": expires, "enabled": not row.disabled}
-    return Exported(dump_manifest(entries), data, tuple(skipped))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .catalog import Change
+    from .catalog import Change, Notice
     from .decide import Outcome, Verdict
     from .plan import Plan
 
@@ -50,6 +50,7 @@ class Created(NamedTuple):
     secret: str
     added_prerequisites: tuple["Change", ...] = ()
     stored_in: str | None = None
+    notices: tuple["Notice", ...] = ()  # deprecated or hidden scopes granted
 
     def __repr__(self) -> str:  # never the secret, in a traceback or a log
         return f"Created(key={self.key.id!r}, secret='kc_...{self.secret[-4:]}', stored_in={self.stored_in!r})"
@@ -60,6 +61,7 @@ class ScopeChange(NamedTuple):
     added_prerequisites: tuple["Change", ...]
     removed_dependents: tuple["Change", ...]
     not_held: tuple[str, ...] = ()  # scope remove: scopes named that the key did not hold
+    notices: tuple["Notice", ...] = ()  # deprecated or hidden scopes granted
 
 
 class KeyDetail(NamedTuple):

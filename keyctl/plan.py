@@ -108,6 +108,7 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
             if spec.expires_at is not None and spec.expires_at <= now_iso:
                 problems.append(_past(manifest.source, spec))
             actions.append(Action(CREATE, spec.name, None, scopes, added_prerequisites=added, spec=spec))
+            warnings += _notices(manifest.source, spec.name, catalog, scopes)
             continue
         gained = tuple(catalog.sorted_ids(scopes - row.scopes)) if scopes != row.scopes else ()
         lost = tuple(catalog.sorted_ids(row.scopes - scopes)) if scopes != row.scopes else ()
@@ -126,6 +127,7 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
         # holds them would repeat the same warning on every apply.
         prereqs = added if (gained or lost) else ()
         actions.append(Action(kind, spec.name, row.id, scopes, gained, lost, tuple(changes), prereqs, spec))
+        warnings += _notices(manifest.source, spec.name, catalog, gained)
     if problems:
         raise ManifestError(problems[0] + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""),
                             tuple(problems))
@@ -135,6 +137,12 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
         absent.sort(key=lambda r: r.name or "")
         actions += [Action(DELETE, row.name or row.id, row.id, row.scopes) for row in absent]
     return Plan(manifest.source, tuple(actions), prune, 0 if prune else len(absent), tuple(warnings), manifest)
+
+
+def _notices(source: str, name: str, catalog: Catalog, granted: Iterable[str]) -> list[str]:
+    """Warnings for the deprecated or hidden scopes a key gains, as create and scope
+    add warn."""
+    return [f"{source}: {key_path(name)}: {n.message}" for n in catalog.notices(granted)]
 
 
 def _past(source: str, spec: KeySpec) -> str:

@@ -16,6 +16,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from .catalog_view import BILLING
 from .errors import OutputError
 from .table import Column
 from .text import printable
@@ -232,7 +233,8 @@ def scope_change(result: "ScopeChange", as_json: bool, catalog: "Catalog") -> No
 
 
 def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
-    """``show``: every field, and the outcome of every operation."""
+    """``show``: every field, and the outcome of every operation (grouped by resource
+    when there are many)."""
     k = result.key
     if as_json:
         data = key_dict(k)
@@ -250,10 +252,22 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
     for label, value in rows:
         out(f"{label:<{width}}  {value}")
     out()
-    table = _table("OPERATION", "OUTCOME", "CONSUMES AN OPERATION")
-    for op, outcome in result.operations.items():
-        table.add_row(op, _mark(outcome), "yes" if catalog.operations[op].billable else "no")
+    from .grouping import GROUP_OVER, detail_rows
+
+    if len(result.operations) > GROUP_OVER:
+        out(f"{len(result.operations)} operations, by resource (`keyctl check {k.ref}` says why):")
+        table = _table("RESOURCE", "ALLOWED", "REDACTED", "REJECTED", "ALLOWED OPERATIONS")
+        for row in detail_rows(result.operations, catalog):
+            table.add_row(*row)
+    else:
+        table = _table("OPERATION", "OUTCOME", "CONSUMES AN OPERATION")
+        for op, outcome in result.operations.items():
+            billable = catalog.operations[op].billable
+            table.add_row(op, _mark(outcome), _YES_NO.get(billable, "-"))
     _console().print(table)
+
+
+_YES_NO = {True: "yes", False: "no"}  # None: the catalog does not say
 
 
 # --- check -----------------------------------------------------------------------------
@@ -266,7 +280,15 @@ def _mark(outcome: str) -> str:
     return f"[{outcome}]" if ascii_only() else f"{_SYMBOL[outcome]} {outcome}"
 
 
-def check(report: "CheckReport", as_json: bool) -> None:
+def _mark_cell(outcome: str, color: bool) -> str:
+    """The outcome at the head of a line of ``check``: padded, coloured on a terminal."""
+    mark = f"{_mark(outcome):<10}"
+    return f"{_ANSI[outcome]}{mark}\033[0m" if color else mark
+
+
+def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None) -> None:
+    """``check``: a line per operation; over many operations of ``catalog``, grouped by
+    resource (keyctl/grouping.py). JSON is always complete, one result per operation."""
     if as_json:
         emit_json({
             "key": None if report.key is None else {"id": report.key.id, "name": report.key.name},
@@ -275,19 +297,25 @@ def check(report: "CheckReport", as_json: bool) -> None:
         })
         return
     color = _color()
+    from .grouping import GROUP_OVER, check_lines
+
+    if catalog is not None and len(report.results) > GROUP_OVER:
+        ref = report.key.ref if report.key is not None else "KEY"
+        write("".join(line + "\n" for line in check_lines(report.results, catalog, ref,
+                                                          lambda o: _mark_cell(o, color))))
+        return
     width = max(len(v.operation) for v in report.results)
     for v in report.results:
-        outcome = v.outcome.value
-        mark = f"{_mark(outcome):<10}"
-        if color:
-            mark = f"{_ANSI[outcome]}{mark}\033[0m"
+        mark = _mark_cell(v.outcome.value, color)
         extra = []
         if v.missing_scopes:
             extra.append(f"missing: {', '.join(v.missing_scopes)}")
         if v.redacted:
             extra.append(f"hidden: {printable(', '.join(v.redacted))}")
-        extra.append("consumes an Operation" if v.billable else "free")
-        out(f"{mark}  {v.operation:<{width}}  {v.reason}  [{'; '.join(extra)}]")
+        if v.billable is not None:
+            extra.append(BILLING[v.billable])
+        tail = f"  [{'; '.join(extra)}]" if extra else ""
+        out(f"{mark}  {v.operation:<{width}}  {v.reason}{tail}")
 
 
 # --- audit trail -------------------------------------------------------------------------
@@ -336,62 +364,25 @@ def store_status(report: dict, as_json: bool) -> None:
 
 
 # --- the catalog -------------------------------------------------------------------------
-_SCOPE_COLUMNS = (Column("SCOPE"), Column("GROUP"), Column("REQUIRES"), Column("BILLABLE"), Column("DESCRIPTION"))
-
-
-def _scope_rows(catalog: "Catalog") -> list[list[str]]:
-    return [[printable(s.id, 200), printable(s.group or "", 200), printable(",".join(s.requires), 2000),
-             {True: "yes", False: "no"}.get(s.billable, ""), printable(s.description or "", 2000)]
-            for s in catalog.scopes.values()]
-
-
-def catalog_dict(catalog: "Catalog") -> dict:
-    return {
-        "catalog": catalog.name,
-        "scopes": [
-            {"id": s.id, "group": s.group, "description": s.description,
-             "requires": list(s.requires), "billable": s.billable}
-            for s in catalog.scopes.values()
-        ],
-        "groups": {g: list(m) for g, m in catalog.groups.items()},
-        "operations": [
-            {"id": o.id, "requires": sorted(o.requires), "redacts": dict(o.redacts_direct),
-             "billable": o.billable}
-            for o in catalog.operations.values()
-        ],
-    }
+_SCOPE_COLUMNS = tuple(Column(h) for h in ("SCOPE", "GROUP", "REQUIRES", "BILLABLE", "ALIASES", "MARKS", "DESCRIPTION"))
 
 
 def scopes(catalog: "Catalog", as_json: bool, headers: bool = True) -> None:
-    """The catalog as a tree: group -> scopes, with prerequisites and billing (piped:
-    one scope per tab-separated line)."""
+    """The catalog as a tree: group -> scopes, with prerequisites, billing and marks
+    (piped: one scope per tab-separated line)."""
+    from .catalog_view import catalog_dict, scope_tree
+
     if as_json:
         emit_json(catalog_dict(catalog))
         return
     if not sys.stdout.isatty():
-        _records(_SCOPE_COLUMNS, iter(_scope_rows(catalog)), headers, None)
+        rows = ([printable(s.id, 200), printable(s.group or "", 200), printable(",".join(s.requires), 2000),
+                 _YES_NO.get(s.billable, ""), printable(",".join(s.aliases), 2000),
+                 ",".join(m for m, on in (("deprecated", s.deprecated), ("hidden", s.hidden)) if on),
+                 printable(s.description or "", 2000)] for s in catalog.scopes.values())
+        _records(_SCOPE_COLUMNS, rows, headers, None)
         return
-    from rich.tree import Tree
-
-    tree = Tree(f"[bold]{_esc(catalog.name)}[/bold]: {_esc(catalog.description)}")
-    branches: dict[str | None, Any] = {}
-    for s in catalog.scopes.values():
-        if s.group is None:
-            parent = tree
-        else:
-            if s.group not in branches:
-                branches[s.group] = tree.add(f"[bold]{_esc(s.group)}[/bold] (all of: {', '.join(catalog.groups[s.group])})")
-            parent = branches[s.group]
-        notes = []
-        if s.requires:
-            notes.append("requires " + ", ".join(s.requires))
-        notes.append("consumes an Operation" if s.billable else "free")
-        redactions = catalog.operations.get(s.id)
-        if redactions is not None and redactions.redacts_direct:
-            notes.append("; ".join(f"{p} redacted without {sc}" for p, sc in redactions.redacts_direct.items()))
-        parent.add(f"[bold]{_esc(s.id)}[/bold]  {_esc(s.description)}  [dim]({_esc('; '.join(notes))})[/dim]")
-    tree.add("[bold]all[/bold]  every scope, including scopes added to the catalog later")
-    _console().print(tree)
+    _console().print(scope_tree(catalog, _esc))
 
 
 # --- catalogs ------------------------------------------------------------------------------

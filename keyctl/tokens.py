@@ -12,8 +12,8 @@ import re
 import zlib
 
 # hashlib (OpenSSL) and secrets are imported by the functions that use them: `check`
-# by name, completion and `list` need neither, and they cost ~20 M instructions
-# (about 5 ms) of each such call (bench/README.md).
+# by name, completion and `list` need neither, and their import is a visible part of
+# a short call's start-up (bench/RESULTS.md).
 
 SECRET_PREFIX = "kc_"
 ID_PREFIX = "key_"

@@ -154,6 +154,13 @@ def tty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "120")
 
 
+def unstyled(text: str) -> str:
+    """Terminal output without its styles (NO_COLOR leaves bold and dim)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
 @pytest.fixture
 def run():
     """Run keyctl in-process through Typer's CliRunner: run("create", "-s", "predict")."""

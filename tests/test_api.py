@@ -27,7 +27,7 @@ def test_the_readme_example(tmp_path):
     assert verdict.redacted == ("concepts",)
     assert verdict.missing_scopes == ("concepts.get",)
     assert verdict.status.code == 10000
-    assert verdict.billable is False
+    assert verdict.billable is None  # the guide does not say whether a get is billed
     assert [c.scope for c in created.added_prerequisites] == ["inputs.get"]
     assert [c.because for c in created.added_prerequisites] == ["inputs.patch"]
     store.close()

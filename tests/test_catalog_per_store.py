@@ -32,8 +32,9 @@ CLARIFAI = {
     "models.add": [], "models.get": [], "models.patch": ["models.get", "models.train"],
     "models.delete": ["models.get"], "models.train": ["models.get"],
 }
+# The prerequisites that the first clarifai-live catalog copied by hand from Clarifai's
+# scope enum; the generated catalog (issue 15) must agree on these scopes.
 CLARIFAI_LIVE = {
-    "predict.call": [], "predict.feedback": [], "search": [],
     "inputs.add": ["inputs.get"], "inputs.get": [],
     "inputs.patch": ["inputs.add", "inputs.get"], "inputs.delete": ["inputs.add", "inputs.get"],
     "concepts.add": ["concepts.get"], "concepts.get": [], "concepts.patch": ["concepts.add", "concepts.get"],
@@ -42,17 +43,12 @@ CLARIFAI_LIVE = {
 }
 
 
-@pytest.mark.parametrize("name, table", [("clarifai", CLARIFAI), ("clarifai-live", CLARIFAI_LIVE)])
-def test_builtin_prerequisite_tables(name, table):
-    catalog = builtin(name)
-    assert {s.id: sorted(s.requires) for s in catalog.scopes.values()} == table
-    # Everything but the prerequisites is the same in both built-ins.
-    base = builtin("clarifai")
-    assert list(catalog.groups.items()) == list(base.groups.items())
-    assert [(s.id, s.billable, s.group) for s in catalog.scopes.values()] == [
-        (s.id, s.billable, s.group) for s in base.scopes.values()
-    ]
+def test_builtin_prerequisite_tables():
+    catalog = builtin("clarifai")
+    assert {s.id: sorted(s.requires) for s in catalog.scopes.values()} == CLARIFAI
     assert catalog.operations["inputs.get"].redacts_direct == {"concepts": "concepts.get"}
+    live = builtin("clarifai-live")
+    assert {s: sorted(live.scopes[s].requires) for s in CLARIFAI_LIVE} == CLARIFAI_LIVE
 
 
 def test_catalog_list(run):
@@ -250,7 +246,8 @@ def test_validate_missing_file(run, tmp_path):
     assert r.code == 2 and "no such file" in r.stderr
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")) + [ROOT / "keyctl/catalogs/clarifai.toml"])
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")) + [ROOT / "keyctl/catalogs/clarifai.toml",
+                                  ROOT / "keyctl/catalogs/clarifai-live.toml"])
 def test_validate_accepts_good_catalogs(run, path):
     r = run("catalog", "validate", str(path))
     assert r.code == 0, r

@@ -464,7 +464,7 @@ def test_a_valid_small_catalog_loads():
     assert cat.operations["reports.export"].requires == {"reports.read", "reports.write"}
     assert cat.operations["reports.export"].billable is True
     assert cat.operations["reports.write"].billable is True
-    assert cat.operations["reports.read"].billable is False
+    assert cat.operations["reports.read"].billable is None  # the catalog does not say
     assert cat.resolve("reports.*") == {"reports.read", "reports.write"}
 
 

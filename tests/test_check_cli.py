@@ -3,11 +3,10 @@ as a user and a script see them: lines, JSON, exit codes 0, 1, 2, 3 and 4."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from conftest import create_key as create
+from conftest import unstyled
 from keyctl import tokens
 
 EVERY_OPERATION = [
@@ -167,7 +166,7 @@ def test_exit_3_when_the_worst_is_redacted(run, sh):
     assert r.json["outcome"] == "redacted"
     search, get = r.json["results"]  # catalog order, whatever the order typed
     assert get == {
-        "operation": "inputs.get", "outcome": "redacted", "billable": False,
+        "operation": "inputs.get", "outcome": "redacted", "billable": None,
         "missing_scopes": ["concepts.get"], "redacted": ["concepts"],
         "status": {"code": 10000, "name": "SUCCESS"},
         "reason": "redacted: concepts hidden without concepts.get; add it with `keyctl scope add reader concepts.get`",
@@ -188,7 +187,7 @@ def test_exit_4_when_the_worst_is_rejected(run):
     assert patch["outcome"] == "rejected"
     assert patch["missing_scopes"] == ["models.get", "models.patch", "models.train"]
     assert patch["redacted"] == []
-    assert patch["billable"] is False
+    assert patch["billable"] is None  # the guide does not say
     assert patch["status"] == {"code": 11007, "name": "CONN_INSUFFICIENT_SCOPES"}
     assert "keyctl scope add reader models.patch" in patch["reason"]
 
@@ -203,7 +202,7 @@ def test_json_shape(run):
     for v in doc["results"]:
         assert set(v) == RESULT_FIELDS
         assert v["outcome"] in ("allowed", "redacted", "rejected")
-        assert isinstance(v["billable"], bool)
+        assert v["billable"] in (True, False, None)
         assert set(v["status"]) == {"code", "name"}
         assert isinstance(v["missing_scopes"], list) and isinstance(v["redacted"], list)
         assert v["reason"].startswith(v["outcome"] + ":")
@@ -226,7 +225,7 @@ def test_human_lines(run):
     assert call.startswith("✔ allowed ")
     assert "predict.call" in call and "[consumes an Operation]" in call
     assert get.startswith("◐ redacted")
-    assert "inputs.get" in get and "[missing: concepts.get; hidden: concepts; free]" in get
+    assert "inputs.get" in get and "[missing: concepts.get; hidden: concepts]" in get
     assert train.startswith("✘ rejected")
     assert "missing models.get, models.train" in train
     assert "[missing: models.get, models.train; consumes an Operation]" in train
@@ -255,22 +254,23 @@ def test_disabled_and_expired_keys_are_rejected_11008_by_every_name(run, db_path
 
 
 # --- scopes ---------------------------------------------------------------------------
-# The table of the source document (issue 2): scope -> (group, direct requires, billable)
+# The table of the source document (issue 2): scope -> (group, direct requires, billable);
+# billable is None where the document does not say (issue 15).
 TABLE = {
     "predict.call": ("predict", [], True),
     "predict.feedback": ("predict", [], False),
     "search": (None, [], True),
     "inputs.add": ("inputs", [], True),
-    "inputs.get": ("inputs", [], False),
+    "inputs.get": ("inputs", [], None),
     "inputs.patch": ("inputs", ["inputs.get"], True),
-    "inputs.delete": ("inputs", ["inputs.get"], False),
+    "inputs.delete": ("inputs", ["inputs.get"], None),
     "concepts.add": ("concepts", [], True),
-    "concepts.get": ("concepts", [], False),
+    "concepts.get": ("concepts", [], None),
     "concepts.patch": ("concepts", ["concepts.get"], True),
-    "models.add": ("models", [], False),
-    "models.get": ("models", [], False),
-    "models.patch": ("models", ["models.get", "models.train"], False),
-    "models.delete": ("models", ["models.get"], False),
+    "models.add": ("models", [], None),
+    "models.get": ("models", [], None),
+    "models.patch": ("models", ["models.get", "models.train"], None),
+    "models.delete": ("models", ["models.get"], None),
     "models.train": ("models", ["models.get"], True),
 }
 CLOSED = {
@@ -291,7 +291,8 @@ def test_scopes_json_field_by_field(run):
     assert doc["catalog"] == "clarifai"
     assert [s["id"] for s in doc["scopes"]] == list(TABLE)
     for s in doc["scopes"]:
-        assert set(s) == {"id", "group", "description", "requires", "billable"}
+        assert set(s) == {"id", "group", "description", "requires", "billable", "deprecated", "hidden", "aliases"}
+        assert (s["deprecated"], s["hidden"], s["aliases"]) == (False, False, []), s["id"]
         group, requires, billable = TABLE[s["id"]]
         assert s["group"] == group, s["id"]
         assert s["requires"] == requires, s["id"]
@@ -305,7 +306,8 @@ def test_scopes_json_field_by_field(run):
     }
     assert [o["id"] for o in doc["operations"]] == list(TABLE)
     for o in doc["operations"]:
-        assert set(o) == {"id", "requires", "redacts", "billable"}
+        assert set(o) == {"id", "requires", "redacts", "billable", "auth", "resource", "deprecated"}
+        assert (o["auth"], o["resource"], o["deprecated"]) == ("key", TABLE[o["id"]][0], False), o["id"]
         assert o["requires"] == CLOSED.get(o["id"], [o["id"]]), o["id"]
         assert o["billable"] is TABLE[o["id"]][2], o["id"]
         expected = {"concepts": "concepts.get"} if o["id"] in ("inputs.get", "inputs.patch") else {}
@@ -316,12 +318,17 @@ def test_scopes_tree_for_people(run, db_path, tty, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # one line per scope
     r = run("scopes")
     assert r.code == 0
-    text = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout)  # bold names (NO_COLOR leaves styles)
+    text = unstyled(r.stdout)
     for scope in TABLE:
         assert scope in text
     assert "inputs (all of: inputs.add, inputs.get, inputs.patch, inputs.delete)" in text
     patch = next(line for line in text.splitlines() if "inputs.patch " in line)
     assert "requires inputs.get" in patch and "consumes an Operation" in patch
+    # "free" only where the guide says so (feedback); nothing where it is silent.
+    free = [line for line in text.splitlines() if "free" in line.replace("totally free", "")]
+    assert len(free) == 1 and "predict.feedback" in free[0], free
+    models_get = next(line for line in text.splitlines() if "models.get " in line)
+    assert "(" not in models_get and "Operation" not in models_get
     assert not db_path.exists()  # reading the catalog creates no store
 
 

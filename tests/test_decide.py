@@ -56,6 +56,12 @@ BILLABLE = frozenset(
         "models.train",
     }
 )
+FREE = frozenset({"predict.feedback"})  # the guide calls feedback free; of the rest it says nothing
+
+
+def billing(op: str) -> bool | None:
+    """What the source document says: consumes an Operation, free, or nothing."""
+    return True if op in BILLABLE else False if op in FREE else None
 REDACTING = frozenset({"inputs.get", "inputs.patch"})  # hide "concepts" without concepts.get
 
 A, D, R = "allowed", "redacted", "rejected"
@@ -109,7 +115,7 @@ def cat():
 def check_verdict(v: Verdict, op: str, outcome: str, missing=None, redacted=()):
     assert v.operation == op
     assert v.outcome is Outcome(outcome)
-    assert v.billable is (op in BILLABLE)
+    assert v.billable is billing(op)
     if outcome == A:
         assert v.missing_scopes == ()
         assert v.redacted == ()
@@ -218,8 +224,8 @@ def test_billable_is_the_same_whatever_the_outcome(cat, op):
         for state in KeyState:
             v = decide(cat, grant, op, state)
             seen.add(v.outcome)
-            assert v.billable is (op in BILLABLE), (op, grant, state)
-    assert cat.operations[op].billable is (op in BILLABLE)
+            assert v.billable is billing(op), (op, grant, state)
+    assert cat.operations[op].billable is billing(op)
     assert {Outcome.ALLOWED, Outcome.REJECTED} <= seen
 
 
@@ -300,7 +306,7 @@ def test_to_dict(cat):
     assert v.to_dict() == {
         "operation": "inputs.get",
         "outcome": "redacted",
-        "billable": False,
+        "billable": None,
         "missing_scopes": ["concepts.get"],
         "redacted": ["concepts"],
         "status": {"code": 10000, "name": "SUCCESS"},
@@ -329,7 +335,7 @@ def test_any_closed_grant_matches_the_rule(granted):
     for op in OPS:
         v = decide(cat, grant, op)
         assert (v.outcome.value, v.missing_scopes, v.redacted) == expected_outcome(grant, op), op
-        assert v.billable is (op in BILLABLE)
+        assert v.billable is billing(op)
         assert v.status == (INSUFFICIENT_SCOPES if v.outcome is Outcome.REJECTED else SUCCESS)
 
 

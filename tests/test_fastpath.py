@@ -208,3 +208,47 @@ def test_random_command_lines_match_typer(store, capsys, monkeypatch, words):
         return  # left to Typer
     out, err = capsys.readouterr()
     assert (code, out, err) == _typer(args, store["secret"] + "\n")
+
+
+# --- the clarifai-live catalog: endpoints in Clarifai's spelling, any case typed ---------
+@pytest.fixture
+def live(run, db_path):
+    assert run("--catalog", "clarifai-live", "create", "-n", "web", "-s", "predict,apps.get").code == 0
+    return {"db": str(db_path)}
+
+
+LIVE_CASES = [
+    ["check", "web", "PostModelOutputs"],
+    ["check", "web", "postmodeloutputs", "DELETEAPP", "--json"],
+    ["check", "web", "Models_Get", "models"],
+    ["check", "web"],
+    ["check", "web", "--json"],
+    ["check", "web", "ListStatusCodes", "MyScopes", "ListScopes"],
+    ["check", "web", "PostModelOutput"],
+]
+
+
+@pytest.mark.parametrize("args", LIVE_CASES, ids=[" ".join(a) for a in LIVE_CASES])
+def test_live_catalog_both_ways(live, args):
+    fast = _fast(args)
+    assert fast == _typer(args)
+    assert fast[0] in (0, 2, 4)
+
+
+LIVE_COMPLETIONS = ["keyctl check web postmodel", "keyctl check web PostModelO", "keyctl check web ",
+                    "keyctl check web deleteap", "keyctl check web ALL", "keyctl check web models.g"]
+
+
+@pytest.mark.parametrize("words", LIVE_COMPLETIONS)
+def test_live_catalog_completion_matches_typer(live, words):
+    env = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": "3"}
+    assert fastpath.complete_bash(env) is not None
+    fast = _fast([], env=env)
+    assert fast == _typer([], env=env)
+
+
+def test_live_catalog_completion_offers_endpoints_in_clarifai_spelling(live):
+    env = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check web postmodelo", "COMP_CWORD": "3"}
+    assert _fast([], env=env)[1].split() == ["PostModelOutputs"]
+    env["COMP_WORDS"] = "keyctl check web ListInput"
+    assert _fast([], env=env)[1].split() == ["ListInputs", "ListInputsAddJobs", "ListInputsExtractionJobs"]

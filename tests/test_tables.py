@@ -137,8 +137,8 @@ def test_piped_log_and_scopes(store, sh):
     assert all(line.count("\t") == 5 for line in log)
     assert sh("log", "--no-headers").stdout.splitlines() == log[1:]
     scopes = sh("scopes").stdout.splitlines()
-    assert scopes[0].split("\t") == ["SCOPE", "GROUP", "REQUIRES", "BILLABLE", "DESCRIPTION"]
-    assert "inputs.patch\tinputs\tinputs.get\tyes\t" in sh("scopes", "--no-headers").stdout
+    assert scopes[0].split("\t") == ["SCOPE", "GROUP", "REQUIRES", "BILLABLE", "ALIASES", "MARKS", "DESCRIPTION"]
+    assert "\ninputs.patch\tinputs\tinputs.get\tyes\t\t\t" in sh("scopes", "--no-headers").stdout
     assert len(scopes) == 16
 
 

@@ -13,16 +13,20 @@ from typing import Any, Iterable
 
 from ..errors import CatalogError
 from ..text import printable
-from .model import ALL, Catalog, Operation, Scope
+from .build import build_catalog
+from .model import ALL, AUTH_KINDS, Catalog, normalize
 
 BUILTIN_CATALOGS = ("clarifai", "clarifai-live")
 DEFAULT_CATALOG = "clarifai"
 
 _ID = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
+_OPERATION_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")
 _TOP_FIELDS = {"name", "description", "groups", "scopes", "operations"}
-_SCOPE_FIELDS = {"id", "description", "requires", "billable"}
-_OPERATION_FIELDS = {"id", "description", "requires", "billable", "redacts"}
+_SCOPE_FIELDS = {"id", "description", "requires", "billable", "deprecated", "hidden", "aliases"}
+_OPERATION_FIELDS = {"id", "description", "requires", "billable", "redacts", "auth", "resource", "deprecated"}
 _ID_RULE = "'id' must be lowercase letters, digits, '_' or '-', dot-separated"
+_OPERATION_ID_RULE = "'id' must be letters, digits, '_' or '-', dot-separated, starting with a letter"
 
 
 # --- loading -------------------------------------------------------------------------
@@ -100,7 +104,8 @@ def validate(data: dict) -> list[str]:
     known = set(requires)
     _check_prerequisites(requires, problems)
     groups = _check_groups(data.get("groups", {}), known, problems)
-    _check_operations(data.get("operations", []), known, groups, problems)
+    operations = _check_operations(data.get("operations", []), known, groups, problems)
+    _check_names(data.get("scopes", []), known, groups, operations, problems)
     return problems
 
 
@@ -139,8 +144,9 @@ def _check_fields(where: str, entry: dict, allowed: set[str], problems: list[str
             problems.append(f"{where}: unknown field '{_q(key)}'")
     if "description" in entry and not isinstance(entry["description"], str):
         problems.append(f"{where}: 'description' must be a string")
-    if "billable" in entry and not isinstance(entry["billable"], bool):
-        problems.append(f"{where}: 'billable' must be true or false")
+    for flag in ("billable", "deprecated", "hidden"):
+        if flag in entry and not isinstance(entry[flag], bool):
+            problems.append(f"{where}: '{flag}' must be true or false")
 
 
 def _is_id(value: Any) -> bool:
@@ -240,75 +246,94 @@ def _check_groups(groups: Any, known: set[str], problems: list[str]) -> dict:
     return groups
 
 
-def _check_operations(operations: Any, known: set[str], groups: dict, problems: list[str]) -> None:
+def _check_operations(operations: Any, known: set[str], groups: dict, problems: list[str]) -> dict[str, str]:
+    """Operation entries; returns each valid id, folded (ids differ in more than case)."""
     if not isinstance(operations, list):
         problems.append("'operations' must be an array of tables ([[operations]])")
-        return
-    seen: set[str] = set()
+        return {}
+    seen: dict[str, str] = {}
     for where, entry in _entries(operations, "operations", problems):
         _check_fields(where, entry, _OPERATION_FIELDS, problems)
         oid = entry.get("id")
-        if not _is_id(oid):
-            problems.append(f"{where}: {_ID_RULE}")
+        if not isinstance(oid, str) or _OPERATION_ID.fullmatch(oid) is None:
+            problems.append(f"{where}: {_OPERATION_ID_RULE}")
             continue
-        if oid in seen:
-            problems.append(f"{where}: duplicate id '{oid}'")
-        seen.add(oid)
-        if oid in groups or oid == ALL:
+        folded = oid.lower()
+        if folded in seen:
+            problems.append(f"{where}: duplicate id '{oid}' (ids are compared without case)")
+        seen[folded] = oid
+        if folded in known and oid != folded:
+            problems.append(f"{where}: spell it as the scope '{folded}', whose operation it refines")
+        if folded in groups or folded == ALL:
             problems.append(f"{where}: the id is a group name or 'all'")
-        reqs = entry.get("requires")
-        if reqs is None:
-            if oid not in known:
-                problems.append(f"{where}: names no scope: give 'requires' or use a scope's id")
-        elif not isinstance(reqs, list) or not reqs or not all(isinstance(r, str) for r in reqs):
-            problems.append(f"{where}: 'requires' must be a non-empty list of scope ids")
-        else:
-            for req in reqs:
-                if req not in known:
-                    problems.append(f"{where}: requires '{_q(req)}', which names no scope")
-        redacts = entry.get("redacts", {})
-        if not isinstance(redacts, dict):
-            problems.append(f"{where}: 'redacts' must be a table of portion = scope id")
+        _check_operation_fields(where, entry, oid, known, problems)
+    return seen
+
+
+def _check_operation_fields(where: str, entry: dict, oid: str, known: set[str], problems: list[str]) -> None:
+    reqs = entry.get("requires")
+    if reqs is None:
+        if oid not in known:
+            problems.append(f"{where}: names no scope: give 'requires' or use a scope's id")
+    elif not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+        problems.append(f"{where}: 'requires' must be a list of scope ids")
+    else:
+        for req in reqs:
+            if req not in known:
+                problems.append(f"{where}: requires '{_q(req)}', which names no scope")
+    auth = entry.get("auth", "key")
+    if auth not in AUTH_KINDS:
+        problems.append(f"{where}: 'auth' must be one of {', '.join(AUTH_KINDS)}, not '{_q(auth)}'")
+    resource = entry.get("resource")
+    if resource is not None and (not _is_id(resource) or "." in resource or resource == ALL):
+        problems.append(f"{where}: 'resource' must be lowercase letters, digits, '_' or '-' (not 'all')")
+    redacts = entry.get("redacts", {})
+    if not isinstance(redacts, dict):
+        problems.append(f"{where}: 'redacts' must be a table of portion = scope id")
+        return
+    for portion, scope in redacts.items():
+        if not isinstance(scope, str) or scope not in known:
+            problems.append(f"{where}: redacts '{_q(portion)}' with '{_q(scope)}', which names no scope")
+
+
+def _check_names(scopes: Any, known: set[str], groups: dict, operations: dict[str, str], problems: list[str]) -> None:
+    """Aliases: each names one scope, and no alias is another name already (a scope,
+    a group, an operation, ``all`` or another alias), whatever the case."""
+    taken = known | set(groups) | set(operations) | {ALL}
+    owner: dict[str, str] = {}
+    for where, entry in _entries(scopes if isinstance(scopes, list) else [], "scopes", []):
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            problems.append(f"{where}: 'aliases' must be a list of names")
             continue
-        for portion, scope in redacts.items():
-            if not isinstance(scope, str) or scope not in known:
-                problems.append(f"{where}: redacts '{_q(portion)}' with '{_q(scope)}', which names no scope")
+        for alias in aliases:
+            folded = normalize(alias)
+            if _ALIAS.fullmatch(alias) is None:
+                problems.append(f"{where}: alias '{_q(alias)}' must be letters, digits, '_', '-', '.' or ':'")
+            elif folded in owner:
+                problems.append(f"{where}: alias '{alias}' is already an alias of '{owner[folded]}'")
+            elif folded in taken:
+                problems.append(f"{where}: alias '{alias}' is already the name of a scope, group or operation")
+            else:
+                owner[folded] = entry.get("id", "?")
 
 
 # --- building ---------------------------------------------------------------------------
 def _build(data: dict, text: str) -> Catalog:
+    """The rows of a validated document (keyctl/catalog/build.py), then the catalog."""
     groups = {g: tuple(m) for g, m in data.get("groups", {}).items()}
     member_of = {m: g for g, ms in groups.items() for m in ms}
-    scopes = {
-        e["id"]: Scope(
-            id=e["id"],
-            description=e.get("description", ""),
-            group=member_of.get(e["id"]),
-            requires=tuple(e.get("requires", [])),
-            billable=e.get("billable", False),
-        )
-        for e in data["scopes"]
+    scopes: dict[str, list] = {}
+    aliases: dict[str, str] = {}
+    for e in data["scopes"]:
+        sid = e["id"]
+        names = list(e.get("aliases", []))
+        scopes[sid] = [e.get("description", ""), member_of.get(sid), list(e.get("requires", [])),
+                       e.get("billable"), e.get("deprecated", False), e.get("hidden", False), names]
+        aliases.update((normalize(a), sid) for a in names if normalize(a) != sid)
+    operations = {
+        e["id"]: [e.get("description"), e.get("requires"), dict(e.get("redacts", {})), e.get("billable"),
+                  e.get("auth", "key"), e.get("resource"), e.get("deprecated", False)]
+        for e in data.get("operations", [])
     }
-    provisional = Catalog(data["name"], data.get("description", ""), scopes, groups, {}, text)
-
-    def closed(names: Iterable[str]) -> frozenset[str]:
-        return provisional.closure(names)[0]
-
-    refinements = {e["id"]: e for e in data.get("operations", [])}
-    operations: dict[str, Operation] = {}
-    # One operation per scope, with the same id; [[operations]] entries refine them
-    # or add operations of their own (in the order given, after the scopes').
-    for oid in [*scopes, *[o for o in refinements if o not in scopes]]:
-        entry = refinements.get(oid, {})
-        scope = scopes.get(oid)
-        reqs = entry.get("requires") or [oid]
-        redacts_direct = dict(entry.get("redacts", {}))
-        operations[oid] = Operation(
-            id=oid,
-            description=entry.get("description", scope.description if scope else ""),
-            requires=closed(reqs),
-            redacts={p: closed([s]) for p, s in redacts_direct.items()},
-            redacts_direct=redacts_direct,
-            billable=entry.get("billable", scope.billable if scope else False),
-        )
-    return Catalog(provisional.name, provisional.description, scopes, groups, operations, text)
+    return build_catalog(data["name"], data.get("description", ""), groups, scopes, operations, aliases, text)

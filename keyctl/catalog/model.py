@@ -1,19 +1,27 @@
 """PURE: the scope catalog as a model, and its rules: names (case, display form,
-groups, ``all``), closure under prerequisites, removal with dependents, display.
+aliases, groups, ``all``), closure under prerequisites, removal with dependents,
+display.
 
-A catalog is built by keyctl/catalog/load.py, the one path that validates catalog
-text; everything here assumes a valid catalog and does no I/O.
+A catalog is built by keyctl/catalog/build.py from rows that keyctl/catalog/load.py
+validated (or that a store kept, compiled, after validating them); everything here
+assumes a valid catalog and does no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from ..errors import UnknownOperationError, UnknownScopeError
 from ..text import printable
 
 ALL = "all"
+
+
+# Who may call an operation: "key", an API key holding the operation's scopes; "pat",
+# only a personal access token; "session", only a browser's session token; "none",
+# anyone (no authorization).
+AUTH_KINDS = ("key", "pat", "session", "none")
 
 
 @dataclass(frozen=True)
@@ -22,17 +30,23 @@ class Scope:
     description: str
     group: str | None
     requires: tuple[str, ...]  # direct prerequisites, in catalog order
-    billable: bool
+    billable: bool | None  # consumes an Operation; False: free; None: the catalog does not say
+    deprecated: bool = False  # may be granted, with a warning
+    hidden: bool = False  # the API does not offer it for keys; may be granted, with a warning
+    aliases: tuple[str, ...] = ()  # other spellings accepted for it (an API's own names)
 
 
 @dataclass(frozen=True)
 class Operation:
-    id: str
+    id: str  # as the catalog spells it; looked up case-insensitively
     description: str
     requires: frozenset[str]  # every scope it needs, closed under prerequisites
     redacts: Mapping[str, frozenset[str]]  # portion -> scopes (closed) that reveal it
     redacts_direct: Mapping[str, str]  # portion -> the scope named in the catalog
-    billable: bool
+    billable: bool | None
+    auth: str = "key"  # one of AUTH_KINDS
+    resource: str | None = None  # what it acts on, for grouping; None: its scope's group
+    deprecated: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,13 +58,66 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A scope granted that the catalog marks: deprecated, or hidden (the API does not
+    offer it for keys). Granting it is allowed; the CLI prints this as a warning."""
+
+    scope: str
+    kind: str  # "deprecated" | "hidden"
+
+    @property
+    def message(self) -> str:
+        if self.kind == "deprecated":
+            return f"{self.scope} is deprecated: the API may not check it any more"
+        return f"{self.scope} is hidden: the API does not offer it for keys"
+
+
+T = TypeVar("T")
+
+
+class Table(Mapping[str, T], Generic[T]):
+    """A read-only mapping whose values are built from rows on first access: a catalog
+    kept by a store is loaded without building every scope and operation that one
+    command never looks at. Iteration keeps the rows' order."""
+
+    __slots__ = ("_rows", "_make", "_built")
+
+    def __init__(self, rows: Mapping[str, Any], make: Callable[[str, Any], T]) -> None:
+        self._rows = rows
+        self._make = make
+        self._built: dict[str, T] = {}
+
+    def __getitem__(self, key: str) -> T:
+        value = self._built.get(key)
+        if value is None:
+            value = self._built[key] = self._make(key, self._rows[key])
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self) -> Mapping[str, Any]:
+        """The rows the values are built from (keyctl/catalog/build.py)."""
+        return self._rows
+
+
+@dataclass(frozen=True)
 class Catalog:
     name: str
     description: str
     scopes: Mapping[str, Scope]  # in catalog order
     groups: Mapping[str, tuple[str, ...]]
-    operations: Mapping[str, Operation]
+    operations: Mapping[str, Operation]  # keyed by id as spelt, scopes' first
     text: str = field(default="", repr=False, compare=False)
+    aliases: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # folded alias -> scope id
+    # Indexes built on first use (see _index).
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- names ------------------------------------------------------------------
     def resolve(self, name: str) -> frozenset[str]:
@@ -64,6 +131,8 @@ class Catalog:
             return frozenset({ALL})
         if key in self.scopes:
             return frozenset({key})
+        if key in self.aliases:
+            return frozenset({self.aliases[key]})
         group = key[:-2] if key.endswith(".*") else key
         if group in self.groups:
             return frozenset(self.groups[group])
@@ -78,9 +147,30 @@ class Catalog:
             return frozenset({ALL})
         return frozenset(out)
 
+    def operation_id(self, name: str) -> str | None:
+        """The id of the operation ``name`` names (any case; a scope's alias names the
+        scope's operation), or None."""
+        if name in self.operations:
+            return name
+        key = normalize(name)
+        if key in self.operations:
+            return key
+        found = self._index("folded_operations").get(key)
+        if found is None and key in self.aliases:
+            found = self.aliases[key]
+        return found
+
+    def complete_operations(self, prefix: str) -> list[str]:
+        """Operation ids that start with ``prefix`` whatever its case, as the catalog
+        spells them (for TAB), and ``all`` likewise."""
+        low = prefix.lower()
+        found = [op for op in self.operations if op.lower().startswith(low)]
+        return found + [ALL] if ALL.startswith(low) else found
+
     def resolve_operations(self, names: Iterable[str]) -> tuple[str, ...]:
-        """Operation ids for names that are operations, groups (their operations) or
-        ``all``; none at all means every operation. Catalog order, no repeats."""
+        """Operation ids for names that are operations, groups or resources (their
+        operations) or ``all``; none at all means every operation. Catalog order, no
+        repeats."""
         wanted: set[str] = set()
         names = list(split_names(names, "operation"))
         if not names:
@@ -89,15 +179,46 @@ class Catalog:
             key = normalize(name)
             if key == ALL:
                 return tuple(self.operations)
-            if key in self.operations:
-                wanted.add(key)
+            found = self.operation_id(name)
+            if found is not None:
+                wanted.add(found)
                 continue
             group = key[:-2] if key.endswith(".*") else key
-            if group in self.groups:
-                wanted |= {op for op in self.groups[group] if op in self.operations}
+            members = self._index("by_resource").get(group)
+            if members:
+                wanted |= set(members)
                 continue
-            raise self._unknown(UnknownOperationError, "operation", name, [*self.operations, *self.groups, ALL])
+            raise self._unknown(UnknownOperationError, "operation", name,
+                                [*self.operations, *self._index("by_resource"), ALL])
+        if len(wanted) == 1:  # no need to walk every operation for its order
+            return tuple(wanted)
         return tuple(op for op in self.operations if op in wanted)
+
+    def resource_of(self, operation: str) -> str | None:
+        """What an operation acts on, for grouping: the catalog's ``resource`` for it,
+        else the group of the scope it is named after."""
+        op = self.operations[operation]
+        if op.resource is not None:
+            return op.resource
+        return self.scopes[operation].group if operation in self.scopes else None
+
+    def _index(self, name: str) -> dict:
+        """Indexes over every operation, built once per catalog when first needed (a
+        check of one operation by its exact id needs none)."""
+        found = self._cache.get(name)
+        if found is None:
+            if name == "folded_operations":
+                found = {op.lower(): op for op in self.operations}
+            elif name == "by_resource":
+                found = {}
+                for op in self.operations:
+                    resource = self.resource_of(op)
+                    if resource is not None:
+                        found.setdefault(resource, []).append(op)
+            else:  # "position": each scope's place in catalog order
+                found = {s: i for i, s in enumerate(self.scopes)}
+            self._cache[name] = found
+        return found
 
     def _unknown(self, error: type[UnknownScopeError], what: str, name: str, candidates: list[str]) -> UnknownScopeError:
         suggestion = self.suggest(normalize(name).replace(" ", ""), candidates)
@@ -108,8 +229,32 @@ class Catalog:
     def suggest(name: str, candidates: list[str]) -> str | None:
         import difflib  # only on the error path
 
-        found = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-        return found[0] if found else None
+        folded = {c.lower(): c for c in candidates}
+        found = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
+        return folded[found[0]] if found else None
+
+    def notices(self, granted: Iterable[str]) -> tuple[Notice, ...]:
+        """The marked scopes among ``granted`` (``all`` marks nothing), catalog order."""
+        granted = frozenset(granted)
+        if ALL in granted:
+            return ()
+        out = []
+        for scope in self._in_order(granted):
+            s = self.scopes[scope]
+            if s.deprecated:
+                out.append(Notice(scope, "deprecated"))
+            elif s.hidden:
+                out.append(Notice(scope, "hidden"))
+        return tuple(out)
+
+    def _in_order(self, scopes: frozenset[str]) -> list[str]:
+        """The catalog's scopes among ``scopes``, in catalog order, in time that grows
+        with them, not with the catalog."""
+        known = [s for s in scopes if s in self.scopes]
+        if len(known) < 2:
+            return known
+        position = self._index("position")
+        return sorted(known, key=position.__getitem__)
 
     # -- sets of scopes -----------------------------------------------------------
     def expand(self, granted: Iterable[str]) -> frozenset[str]:
@@ -128,7 +273,7 @@ class Catalog:
             return frozenset({ALL}), ()
         have = set(granted)
         added: list[Change] = []
-        queue = [s for s in self.scopes if s in granted]
+        queue = self._in_order(granted)
         head = 0
         while head < len(queue):
             scope = queue[head]

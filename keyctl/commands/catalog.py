@@ -1,9 +1,5 @@
 """`keyctl catalog list|validate|upgrade`: the scope catalogs a store can use."""
 
-# No `from __future__ import annotations` in the modules that define commands: Typer
-# evaluates string annotations with eval(), several times per command on every start
-# (about 9 ms of each keyctl call for all the commands; bench/README.md).
-
 from typing import Annotated
 
 import typer

@@ -1,9 +1,5 @@
 """`check` (what the API would do with a key) and `scopes` (the catalog)."""
 
-# No `from __future__ import annotations` in the modules that define commands: Typer
-# evaluates string annotations with eval(), several times per command on every start
-# (about 9 ms of each keyctl call for all the commands; bench/README.md).
-
 from typing import Annotated, List, Optional
 
 import typer
@@ -22,7 +18,7 @@ def check(
         help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.")],
     operations: Annotated[Optional[List[str]], typer.Argument(
         metavar="[OPERATION]...", autocompletion=complete_operation,
-        help="Operation ids, groups (their operations) or all. None means every operation.")] = None,
+        help="Operations (in any case), groups or resources (their operations) or all. None means every operation.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print nothing: only the exit status tells (errors still go to stderr).")] = False,
@@ -31,15 +27,17 @@ def check(
 
     Each outcome is allowed, redacted (a small part of the response hidden, such as
     an input's concepts without concepts.get) or rejected, with the reason, the
-    missing scopes and whether the call consumes an Operation. A secret with a bad
-    checksum is rejected as CONN_KEY_INVALID (11008), an unknown one as
-    CONN_KEY_NOT_FOUND (11009). Exit status: 0 all allowed, 3 worst is redacted,
+    missing scopes and whether the call consumes an Operation (where the catalog
+    says). A secret with a bad checksum is rejected as CONN_KEY_INVALID (11008), an
+    unknown one as CONN_KEY_NOT_FOUND (11009). Over more than 30 operations the
+    report is grouped by resource. Exit status: 0 all allowed, 3 worst is redacted,
     4 worst is rejected; --quiet prints nothing else.
 
     Examples:
 
     \b
       keyctl check ci-bot inputs.get inputs.patch
+      keyctl --catalog clarifai-live check web PostModelOutputs
       printf '%s\\n' "$SECRET" | keyctl check - predict.call --json
       keyctl check ci-bot models.train -q || echo "ci-bot cannot train"
     """
@@ -48,7 +46,7 @@ def check(
     ks = state(ctx).keystore()
     report = ks.check_many(read_key(key), operations or ())
     if not quiet:
-        render.check(report, as_json)
+        render.check(report, as_json, ks.catalog)
     raise typer.Exit(EXIT_FOR_OUTCOME[report.outcome.value])
 
 
@@ -61,8 +59,10 @@ def scopes(
 ) -> None:
     """Show the scope catalog: groups, scopes, prerequisites, billing, redaction.
 
-    At a terminal, a tree of groups and scopes; piped, one scope per line,
-    tab-separated (SCOPE, GROUP, REQUIRES, BILLABLE, DESCRIPTION), under a header.
+    Each scope with its other names (an API's own, such as Models_Get), marked when
+    deprecated or hidden; billing only where the catalog says it. At a terminal, a
+    tree of groups and scopes; piped, one scope per line, tab-separated (SCOPE,
+    GROUP, REQUIRES, BILLABLE, ALIASES, MARKS, DESCRIPTION), under a header.
 
     Examples:
 

@@ -42,6 +42,8 @@ scope_app = subgroup("scope", (
 def _warn_added(result) -> None:
     for change in result.added_prerequisites:
         warn(f"{change.because} requires {change.scope}; added {change.scope}")
+    for notice in result.notices:
+        warn(notice.message)
 
 
 def _warn_removed(result) -> None:

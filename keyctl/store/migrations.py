@@ -6,7 +6,6 @@ created or migrated).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Callable
 
@@ -66,13 +65,10 @@ def _m004_scopes_json_audit_names_catalog_rev(db: Any) -> None:
     # a catalog replaced by another process.
     text = conn.execute("SELECT value FROM meta WHERE key = 'catalog_text'").fetchone()
     name = conn.execute("SELECT value FROM meta WHERE key = 'catalog'").fetchone()
+    from ..catalog.compiled import catalog_rev
+
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('catalog_rev', ?)",
                  (catalog_rev(text[0] if text else (name[0] if name else "clarifai")),))
-
-
-def catalog_rev(text: str) -> str:
-    """The revision of a catalog text, as kept in ``meta.catalog_rev``."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 MIGRATIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (

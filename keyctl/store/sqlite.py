@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import KeyctlError, StoreError, UsageError
 from .base import actor
-from .migrations import MIGRATIONS, SCHEMA_VERSION, catalog_rev
+from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .sql import Dialect, Reads, SQLWriter
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
@@ -196,62 +196,14 @@ class SQLiteStore(Reads):
         self._local = threading.local()
 
     # -- creating and migrating ---------------------------------------------------------
-    def _make_folders(self, folder: Path) -> None:
-        """Every missing folder on the way, 0700 whatever the umask."""
-        missing = []
-        while not folder.exists():
-            missing.append(folder)
-            folder = folder.parent
-        for path in reversed(missing):
-            try:
-                os.mkdir(path, 0o700)
-            except FileExistsError:
-                continue
-            os.chmod(path, 0o700)
-
     def _create(self) -> None:
-        """Build a new store in a temporary file and link it into place."""
-        target = self._target()
-        self._check_folder()
         try:
-            self._make_folders(target.parent)
-            tmp = target.parent / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.close(fd)
+            self.created = build_store(self._target(), self.initial_meta)
         except OSError as exc:
             raise self._fail("cannot be created; check the folder and its permissions",
                              OSError(exc.strerror or exc)) from None
-        try:
-            import sqlite_utils
-
-            conn = sqlite3.connect(str(tmp), isolation_level=None)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            conn.execute("BEGIN")
-            for _, migrate in MIGRATIONS:
-                migrate(db)
-            meta = dict(self.initial_meta)
-            meta.setdefault("catalog_rev", catalog_rev(meta.get("catalog_text", meta.get("catalog", ""))))
-            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.close()
-            try:
-                os.link(tmp, target)
-                self.created = True
-            except FileExistsError:
-                pass  # another process created it first: use theirs
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
             raise self._fail("cannot be created", exc) from None
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.unlink(f"{tmp}{suffix}")
-                except OSError:
-                    pass
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         import sqlite_utils
@@ -290,6 +242,7 @@ class SQLiteStore(Reads):
         if not self.path.exists():
             if not create:
                 raise self._fail("does not exist")
+            self._check_folder()
             self._create()
         conn = self._conn()
         assert conn is not None
@@ -405,3 +358,58 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:  # the connection is gone; SQLite rolls back on its own
             pass
+
+
+def _make_folders(folder: Path) -> None:
+    """Every missing folder on the way, 0700 whatever the umask."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)
+
+
+def build_store(target: Path, initial_meta: dict[str, str]) -> bool:
+    """Build a new store in a temporary file beside ``target`` and link it into place;
+    False when another process linked its own first (then that one is used)."""
+    _make_folders(target.parent)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)
+    try:
+        import sqlite_utils
+
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        conn.execute("BEGIN")
+        for _, migrate in MIGRATIONS:
+            migrate(db)
+        meta = dict(initial_meta)
+        if "catalog_rev" not in meta:
+            from ..catalog.compiled import catalog_rev
+
+            meta["catalog_rev"] = catalog_rev(meta.get("catalog_text", meta.get("catalog", "")))
+        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        try:
+            os.link(tmp, target)
+            return True
+        except FileExistsError:
+            return False  # another process created it first: use theirs
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{tmp}{suffix}")
+            except OSError:
+                pass
