@@ -352,7 +352,9 @@ def store_status(report: dict, as_json: bool) -> None:
     if not report["exists"]:
         state = "does not exist yet; the first change (e.g. `keyctl create`) makes it"
     else:
-        state = f"SQLite, schema {report['schema_version']}, mode {report['mode']}"
+        backend = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(report["backend"], report["backend"])
+        state = ", ".join([backend] + [f"{label} {report[field]}" for label, field in
+                                       (("schema", "schema_version"), ("mode", "mode")) if report[field] is not None])
     out(f"store:    {printable(report['location'], 4096)}")
     out(f"          {state if report['usable'] or not report['exists'] else 'cannot be used (below)'}")
     if report["catalog"] is not None:

@@ -43,6 +43,7 @@ def test_status_counts_keys_by_status(run, db_path, monkeypatch):
     assert r.json["exists"] is True and r.json["schema_version"] >= 4 and r.json["mode"] == "0600"
     lines = run("status").stdout.splitlines()
     assert lines[0] == f"store:    {db_path}"
+    assert lines[1].strip() == f"SQLite, schema {r.json['schema_version']}, mode 0600"
     assert lines[2:] == ["catalog:  clarifai (built in)", "keys:     3 (1 active, 1 disabled, 1 expired)"]
 
 
