@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from keyctl import KeyStore, tokens
+from keyctl.store.base import encode_scopes
 
 BIG = 100_000
 SMALL = 10
@@ -48,7 +49,7 @@ SCOPE_SETS = ("inputs.get predict.call", "search", "concepts.get inputs.add inpu
 # Reads the manifest with tomllib, makes a secret and its SHA-256 per key, and inserts
 # the rows into a table of keyctl's schema in one transaction.
 APPLY_BASELINE = r'''
-import hashlib, secrets, sqlite3, sys, tomllib
+import hashlib, json, secrets, sqlite3, sys, tomllib
 manifest, schema, db = sys.argv[1:4]
 with open(manifest, "rb") as f:
     keys = tomllib.load(f)["keys"]
@@ -59,7 +60,7 @@ rows = []
 for name, spec in keys.items():
     secret = "kc_" + secrets.token_hex(18)
     rows.append(("key_" + secrets.token_hex(8), name, spec.get("description"),
-                 " ".join(sorted(spec["scopes"])), hashlib.sha256(secret.encode()).hexdigest(),
+                 json.dumps(sorted(spec["scopes"]), separators=(",", ":")), hashlib.sha256(secret.encode()).hexdigest(),
                  secret[-4:], now, now))
 with conn:
     conn.executemany("INSERT INTO keys (id, name, description, scopes, secret_hash, hint, "
@@ -179,7 +180,7 @@ def build_big(path: Path) -> str:
             stamp = (base + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
             values = {
                 "id": tokens.new_id(), "name": f"user-{i:06d}", "description": None,
-                "scopes": SCOPE_SETS[i % len(SCOPE_SETS)], "secret_hash": tokens.hash_secret(s),
+                "scopes": encode_scopes(frozenset(SCOPE_SETS[i % len(SCOPE_SETS)].split())), "secret_hash": tokens.hash_secret(s),
                 "hint": tokens.hint(s), "created_at": stamp, "updated_at": stamp,
                 "expires_at": None, "disabled": 0, "in_keyring": 0, "expires_spec": None,
             }
