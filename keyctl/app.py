@@ -225,7 +225,9 @@ def _completion_help(text: str) -> str:
     """A description short enough for one line of a zsh menu. Typer renders zsh help
     through rich at the pipe's width (80): a longer one wraps, and the line break splits
     the completion item in two."""
-    text = " ".join((text or "").split())
+    from .text import printable  # a catalog's description reaches the terminal's menu
+
+    text = printable(" ".join((text or "").split()), 10_000)
     return text if len(text) <= 60 else text[:57].rstrip(" ,.;:") + "..."
 
 

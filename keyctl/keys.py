@@ -11,7 +11,7 @@ it cannot be, nothing changes, so no key is left whose secret nobody has.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
@@ -21,7 +21,7 @@ from .models import ApplyResult, Created, Key, ScopeChange
 from .store import KeyRow
 from .text import printable
 from . import when as clock
-from .when import iso, parse_when
+from .when import iso, parse_when, to_utc
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
@@ -47,6 +47,12 @@ class KeyOps:
     def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan": ...  # pragma: no cover
 
     # -- validation ------------------------------------------------------------------
+    @staticmethod
+    def _flag(name: str, value: Any, none_ok: bool = False) -> None:
+        """A yes/no argument must be a bool: a truthy string ("no") would say yes."""
+        if not isinstance(value, bool) and not (none_ok and value is None):
+            raise TypeError(f"{name} must be a bool{' or None' if none_ok else ''}, not {type(value).__name__}")
+
     @staticmethod
     def _scopes(catalog: "Catalog", names: Iterable[str]) -> frozenset[str]:
         if isinstance(names, str):
@@ -83,8 +89,7 @@ class KeyOps:
         if expires is None:
             return None
         if isinstance(expires, datetime):
-            if expires.tzinfo is None:  # no zone means UTC, as for --expires on the command line
-                expires = expires.replace(tzinfo=timezone.utc)
+            expires = to_utc(expires)  # no zone means UTC, as for --expires on the command line
             if expires <= now:
                 raise UsageError("the expiry time is not in the future")
             return iso(expires)
@@ -134,6 +139,7 @@ class KeyOps:
         """Create a key; prerequisites of the scopes are added and reported. With
         ``in_keyring`` the secret is kept in the OS keyring. ``deliver`` is called with
         the result before the key is committed: if it raises, nothing is created."""
+        self._flag("in_keyring", in_keyring)
         name, description = self._name(name), self._description(description)
         now = clock.utcnow()
         expires_at = self._expiry(expires, now)
@@ -289,6 +295,7 @@ class KeyOps:
         """A new secret for the same key; the old one stops working at once. The secret
         stays where the key keeps it (``in_keyring=None``), or goes to the OS keyring
         (True) or out of it (False: the stale entry is removed)."""
+        self._flag("in_keyring", in_keyring, none_ok=True)
         row = self._row(ref)
         backend = self._backend(row.in_keyring if in_keyring is None else in_keyring)
         secret = tokens.new_secret()
@@ -401,6 +408,8 @@ class KeyOps:
         from .apply import carry_out, replan
         from .plan import CREATE, Plan
 
+        self._flag("prune", prune)
+        self._flag("keyring", keyring)
         given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
         planned = given if given is not None else self.plan(plan_or_manifest, prune)  # type: ignore[arg-type]
         source = source or planned.source

@@ -4,9 +4,10 @@ contract: README "JSON shapes"); Rich tables for people, imported lazily (it is 
 notes never come here: they go to stderr through keyctl/edge.py.
 
 Text keyctl did not write (names, descriptions, catalog text, user names) is escaped
-before it reaches a terminal. A stdout that cannot encode non-ASCII text (LC_ALL=C,
-PYTHONIOENCODING=ascii) gets ASCII marks and JSON with escaped characters. A write
-that fails raises OutputError (a closed pipe: quietly, unless a change depends on it).
+before it reaches a terminal. Every write goes through keyctl/output.py: a stdout
+that cannot take it raises OutputError (a closed pipe: quietly, unless a change
+depends on it), and one that cannot encode non-ASCII text gets ASCII marks and
+escaped characters.
 """
 
 from __future__ import annotations
@@ -14,71 +15,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import OutputError
+from .output import RichFile, ascii_only, emit_json, emit_json_stream, json_ascii, out, toml_ascii, write
+from .output import flush  # noqa: F401 (render.flush: part of the renderer's API)
 from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
     from .models import ApplyResult, CheckReport, Created, Exported, Key, KeyDetail, LogEntry, ScopeChange
     from .plan import Plan
-
-
-def ascii_only() -> bool:
-    """True when stdout cannot encode the marks keyctl prints (✔, …)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-    try:
-        "✔◐✘…é".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        if getattr(sys.stdout, "errors", "strict") == "strict" and hasattr(sys.stdout, "reconfigure"):
-            # User text (a description) may still hold non-ASCII: escape it, never crash.
-            sys.stdout.reconfigure(errors="backslashreplace")
-        return True
-    return False
-
-
-def write(text: str, during_change: bool = False) -> None:
-    """Text to stdout; OutputError when it cannot be written."""
-    try:
-        sys.stdout.write(text)
-    except OSError as exc:
-        raise _output_error(exc, during_change) from None
-
-
-def flush(during_change: bool = False) -> None:
-    """Everything written so far, out now: a secret must reach its reader before the
-    change that made it commits."""
-    try:
-        sys.stdout.flush()
-    except OSError as exc:
-        raise _output_error(exc, during_change) from None
-
-
-def _output_error(exc: OSError, during_change: bool) -> OutputError:
-    broken = isinstance(exc, BrokenPipeError)
-    reason = "the reader went away" if broken else (exc.strerror or str(exc))
-    return OutputError(f"could not write to standard output ({reason})", quiet=broken and not during_change)
-
-
-def out(text: str = "") -> None:
-    write(text + "\n")
-
-
-def emit_json(data: Any) -> None:
-    write(json.dumps(data, indent=2, ensure_ascii=ascii_only()) + "\n")
-
-
-def emit_json_stream(items: Iterable[dict]) -> None:
-    """A JSON array written item by item: constant memory for any number of keys."""
-    ascii_ = ascii_only()
-    first = True
-    write("[")
-    for item in items:
-        write("\n  " if first else ",\n  ")
-        write(json.dumps(item, ensure_ascii=ascii_))
-        first = False
-    write("\n]\n" if not first else "]\n")
 
 
 def _color() -> bool:
@@ -91,7 +37,7 @@ def _console() -> Any:
     # Rich itself drops colour when stdout is not a terminal or NO_COLOR is set. Piped
     # output is not folded at 80 columns: a row stays one line for grep and less.
     width = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(file=RichFile(), highlight=False, soft_wrap=False, width=width)
 
 
 def _table(*columns: str) -> Any:
@@ -148,8 +94,8 @@ def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog") -> None:
     table = _table("ID", "NAME", "SCOPES", "STATUS", "CREATED", "EXPIRES")
     for k in [first, *items]:
         table.add_row(
-            k.id, _esc(k.name or "-"), ", ".join(catalog.compact(k.granted)), k.status,
-            k.created_at, k.expires_at or "never",
+            _esc(k.id), _esc(k.name or "-"), _esc(", ".join(catalog.compact(k.granted))), k.status,
+            _esc(k.created_at), _esc(k.expires_at or "never"),
         )
     _console().print(table)
 
@@ -249,7 +195,8 @@ def check(report: "CheckReport", as_json: bool) -> None:
         if v.redacted:
             extra.append(f"hidden: {printable(', '.join(v.redacted))}")
         extra.append("consumes an Operation" if v.billable else "free")
-        out(f"{mark}  {v.operation:<{width}}  {v.reason}  [{'; '.join(extra)}]")
+        text = f"{v.operation:<{width}}  {v.reason}  [{'; '.join(extra)}]"
+        write(f"{mark}  {printable(text, len(text))}\n")
 
 
 # --- audit trail -------------------------------------------------------------------------
@@ -264,7 +211,7 @@ def log(entries: Iterator["LogEntry"], as_json: bool) -> None:
     table = _table("AT", "ACTOR", "ACTION", "KEY", "DETAILS")
     for e in [first, *entries]:
         summary = "; ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(e.details.items()) if v not in (None, [], {}))
-        table.add_row(e.at, _esc(e.actor), e.action, e.key_id or "-", _esc(summary or "-"))
+        table.add_row(_esc(e.at), _esc(e.actor), _esc(e.action), _esc(e.key_id or "-"), _esc(summary or "-"))
     _console().print(table)
 
 
@@ -328,38 +275,42 @@ def _manifest_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _add(lines: list[str], text: str) -> None:
+    lines.append(printable(text, len(text)))
+
+
 def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
     """The plan of ``apply``: ``+`` create, ``~`` update, ``-`` delete, ``=`` unchanged,
     then ``N to create, N to update, N to delete``. (On stdout; under --json the command
     shows it on stderr, so that stdout stays pure JSON.)"""
     lines: list[str] = []
     for a in p.actions:
-        head = f"{_PLAN_MARK[a.kind]} {a.name}"
+        head = f"{_PLAN_MARK[a.kind]} {printable(a.name)}"
         if a.kind == "delete":
-            head += f" ({a.key_id})"
+            head += f" ({printable(a.key_id)})"
         lines.append(f"{_PLAN_ANSI[a.kind]}{head}\033[0m" if color else head)
         if a.kind == "create" and a.spec is not None:
-            lines.append(f"    scopes: {', '.join(catalog.compact(a.scopes))}")
+            _add(lines, f"    scopes: {', '.join(catalog.compact(a.scopes))}")
             if a.spec.description:
-                lines.append(f"    description: {_manifest_value(a.spec.description)}")
+                _add(lines, f"    description: {_manifest_value(a.spec.description)}")
             if a.spec.expires:
-                lines.append(f"    expires: {a.spec.expires}")
+                _add(lines, f"    expires: {a.spec.expires}")
             if not a.spec.enabled:
-                lines.append("    enabled: false")
+                _add(lines, "    enabled: false")
         elif a.kind == "update":
             if a.added_scopes or a.removed_scopes:
                 moves = [f"+{s}" for s in a.added_scopes] + [f"-{s}" for s in a.removed_scopes]
-                lines.append(f"    scopes: {' '.join(moves)}")
+                _add(lines, f"    scopes: {' '.join(moves)}")
             for name, old, new in a.changes:
                 if name == "expires":
-                    lines.append(f"    expires: {old or 'never'} -> {new or 'never'}")
+                    _add(lines, f"    expires: {old or 'never'} -> {new or 'never'}")
                 else:
-                    lines.append(f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}")
+                    _add(lines, f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}")
     counts = p.counts()
     summary = (f"{counts['create']} to create, {counts['update']} to update, "
                f"{counts['delete']} to delete, {counts['unchanged']} unchanged")
     if p.not_in_manifest:
-        summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {p.source} "
+        summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {printable(p.source, 200)} "
                     "and stay (--prune deletes them)")
     lines.append(summary)
     return lines
@@ -367,13 +318,13 @@ def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
 
 def plan(p: "Plan", catalog: "Catalog") -> None:
     for line in plan_lines(p, catalog, _color()):
-        out(line)
+        write(line + "\n")  # its parts escaped by plan_lines; colours are keyctl's own
 
 
 def _emit_json_lists(data: dict) -> None:
     """A JSON object whose lists are written one item per line. json.dumps with indent
     runs the pure-Python encoder: for 10,000 keys, about a second of `apply`."""
-    ascii_ = ascii_only()
+    ascii_ = json_ascii()
     fields = list(data.items())
     write("{\n")
     for n, (name, value) in enumerate(fields):
@@ -413,9 +364,9 @@ def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None
         return
     counts = p.counts()
     if not p.has_changes:
-        out(f"nothing to do: the store already matches {p.source}")
+        out(f"nothing to do: the store already matches {printable(p.source, 200)}")
         return
-    out(f"applied {p.source}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted")
+    out(f"applied {printable(p.source, 200)}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted")
     if not result.created:
         return
     if result.keyring is not None:
@@ -436,7 +387,7 @@ def exported(result: "Exported", as_json: bool) -> None:
     if as_json:
         emit_json({"keys": result.keys})
         return
-    write(result.text)
+    write(toml_ascii(result.text) if json_ascii() else result.text)
 
 
 # --- catalogs ------------------------------------------------------------------------------
@@ -448,7 +399,7 @@ def catalog_list(catalogs: "list[Catalog]", default: str, as_json: bool) -> None
         return
     table = _table("NAME", "SCOPES", "DESCRIPTION")
     for r in rows:
-        table.add_row(r["name"] + (" (default)" if r["default"] else ""), str(r["scopes"]), _esc(r["description"]))
+        table.add_row(_esc(r["name"]) + (" (default)" if r["default"] else ""), str(r["scopes"]), _esc(r["description"]))
     _console().print(table)
 
 

@@ -113,7 +113,14 @@ def description_problem(text: str) -> str | None:
     is printed to terminals by `show`: it may not carry control characters."""
     if len(text) > MAX_DESCRIPTION:
         return f"a description has at most {MAX_DESCRIPTION} characters (this one has {len(text)})"
-    found = _UNSAFE_TEXT.search(text)
+    found = unsafe_char(text)
     if found:
-        return f"a description may not hold control characters (found U+{ord(found.group()):04X})"
+        return f"a description may not hold control characters (found U+{ord(found):04X})"
     return None
+
+
+def unsafe_char(text: str) -> str | None:
+    """The first character of ``text`` that could drive or reorder a terminal (a C0 or
+    C1 control, a bidirectional override or mark), or None."""
+    found = _UNSAFE_TEXT.search(text)
+    return found.group() if found else None

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from ..errors import CatalogError
 from ..text import printable
+from ..tokens import unsafe_char
 from .model import ALL, Catalog, Operation, Scope
 
 BUILTIN_CATALOGS = ("clarifai", "clarifai-live")
@@ -120,6 +121,8 @@ def _check_top(data: dict, problems: list[str]) -> None:
         problems.append(f"the catalog's name '{_q(name)}' holds control characters")
     if "description" in data and not isinstance(data["description"], str):
         problems.append("'description' must be a string")
+    else:
+        _check_text("the catalog's description", data.get("description", ""), problems)
 
 
 def _entries(value: Any, table: str, problems: list[str]) -> Iterable[tuple[str, dict]]:
@@ -139,8 +142,18 @@ def _check_fields(where: str, entry: dict, allowed: set[str], problems: list[str
             problems.append(f"{where}: unknown field '{_q(key)}'")
     if "description" in entry and not isinstance(entry["description"], str):
         problems.append(f"{where}: 'description' must be a string")
+    else:
+        _check_text(f"{where}: 'description'", entry.get("description", ""), problems)
     if "billable" in entry and not isinstance(entry["billable"], bool):
         problems.append(f"{where}: 'billable' must be true or false")
+
+
+def _check_text(what: str, text: str, problems: list[str]) -> None:
+    """Catalog text reaches terminals (``keyctl scopes``, completion menus): no control
+    characters or bidirectional overrides in it."""
+    found = unsafe_char(text)
+    if found:
+        problems.append(f"{what} may not hold control characters (found U+{ord(found):04X})")
 
 
 def _is_id(value: Any) -> bool:
@@ -271,6 +284,8 @@ def _check_operations(operations: Any, known: set[str], groups: dict, problems: 
             problems.append(f"{where}: 'redacts' must be a table of portion = scope id")
             continue
         for portion, scope in redacts.items():
+            if not portion or len(portion) > 64 or unsafe_char(portion) or not portion.isprintable():
+                problems.append(f"{where}: the portion name '{_q(portion)}' must be 1 to 64 printable characters")
             if not isinstance(scope, str) or scope not in known:
                 problems.append(f"{where}: redacts '{_q(portion)}' with '{_q(scope)}', which names no scope")
 

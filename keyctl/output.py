@@ -1,0 +1,145 @@
+"""Standard output, written so that a failure is always a keyctl error: every byte of
+data keyctl prints (keyctl/render.py's tables, lines and JSON, Rich's included) goes
+through :func:`write`, which raises OutputError when stdout cannot take it (a full
+disk, a closed pipe) and never crashes on a character stdout cannot encode.
+
+* A stdout that cannot encode non-ASCII text (``LC_ALL=C``, ``PYTHONIOENCODING=ascii``)
+  gets ASCII marks (``[allowed]``), JSON with ``\\u`` escapes, and anything else with
+  backslash escapes.
+* JSON written to a terminal escapes every non-ASCII character too, so that a
+  description or name holding a bidirectional override or a C1 control (U+202E,
+  U+009B) cannot reorder or drive the terminal; JSON to a pipe or a file is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any, Iterable
+
+from .errors import OutputError
+from .text import printable
+
+
+def ascii_only() -> bool:
+    """True when stdout cannot encode the marks keyctl prints (✔, …)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✔◐✘…é".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        _escape_what_cannot_be_encoded()
+        return True
+    return False
+
+
+def json_ascii() -> bool:
+    """True when JSON (and the TOML of export) must escape non-ASCII: stdout cannot
+    encode it, or is a terminal."""
+    if ascii_only():
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _escape_what_cannot_be_encoded() -> None:
+    # User text (a description) may hold what stdout cannot encode: escape it, never crash.
+    if getattr(sys.stdout, "errors", "strict") == "strict" and hasattr(sys.stdout, "reconfigure"):
+        try:
+            sys.stdout.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+            pass
+
+
+def write(text: str, during_change: bool = False) -> None:
+    """Text to stdout; OutputError when it cannot be written."""
+    try:
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:
+            _escape_what_cannot_be_encoded()
+            encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    except OSError as exc:
+        raise _output_error(exc, during_change) from None
+    except ValueError as exc:  # stdout closed (I/O operation on closed file)
+        raise OutputError(f"could not write to standard output ({exc})") from None
+
+
+def flush(during_change: bool = False) -> None:
+    """Everything written so far, out now: a secret must reach its reader before the
+    change that made it commits."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        raise _output_error(exc, during_change) from None
+    except ValueError as exc:
+        raise OutputError(f"could not write to standard output ({exc})") from None
+
+
+def _output_error(exc: OSError, during_change: bool) -> OutputError:
+    broken = isinstance(exc, BrokenPipeError)
+    reason = "the reader went away" if broken else (exc.strerror or str(exc))
+    return OutputError(f"could not write to standard output ({reason})", quiet=broken and not during_change)
+
+
+def out(text: str = "") -> None:
+    """A line for people, with anything that could drive a terminal escaped (a line that
+    carries keyctl's own colours is written with :func:`write`, its parts escaped)."""
+    write(printable(text, len(text)) + "\n")
+
+
+def emit_json(data: Any) -> None:
+    write(json.dumps(data, indent=2, ensure_ascii=json_ascii()) + "\n")
+
+
+def emit_json_stream(items: Iterable[dict]) -> None:
+    """A JSON array written item by item: constant memory for any number of keys."""
+    ascii_ = json_ascii()
+    first = True
+    write("[")
+    for item in items:
+        write("\n  " if first else ",\n  ")
+        write(json.dumps(item, ensure_ascii=ascii_))
+        first = False
+    write("\n]\n" if not first else "]\n")
+
+
+def toml_ascii(text: str) -> str:
+    """TOML text with every non-ASCII character written as a \\u escape. Valid where the
+    characters are in basic strings, as everywhere in what keyctl writes (names are
+    ASCII; descriptions are quoted)."""
+    return re.sub(r"[^\x00-\x7f]", lambda m: _unicode_escape(m.group()), text)
+
+
+def _unicode_escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+class RichFile:
+    """Stdout as Rich's Console sees it: its writes go through :func:`write`, so a full
+    disk or a closed pipe is an OutputError there too, and text stdout cannot encode is
+    escaped."""
+
+    def write(self, text: str) -> int:
+        write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        flush()
+
+    def isatty(self) -> bool:
+        try:
+            return sys.stdout.isatty()
+        except (AttributeError, ValueError, OSError):
+            return False
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
