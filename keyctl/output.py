@@ -14,6 +14,7 @@ disk, a closed pipe) and never crashes on a character stdout cannot encode.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from typing import Any, Iterable
@@ -55,17 +56,56 @@ def _escape_what_cannot_be_encoded() -> None:
 
 def write(text: str, during_change: bool = False) -> None:
     """Text to stdout; OutputError when it cannot be written."""
+    stream = sys.stdout
     try:
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:
-            _escape_what_cannot_be_encoded()
-            encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-            sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        target = getattr(stream, "buffer", None)
+        if target is None:  # a text-only stream (an embedding program's)
+            _write_text(stream, text)
+        else:
+            _write_all(stream, target, _encoded(stream, text))
     except OSError as exc:
         raise _output_error(exc, during_change) from None
     except ValueError as exc:  # stdout closed (I/O operation on closed file)
         raise OutputError(f"could not write to standard output ({exc})") from None
+
+
+def _write_all(stream: Any, target: Any, data: bytes) -> None:
+    """``data`` to the binary layer under stdout, all of it. The text layer drops the
+    rest of a write that a pipe took only in part (its reader went away meanwhile)
+    without a word; written here, the rest is written again and fails as it should."""
+    global _text_flushed
+    if not _text_flushed:  # whatever reached the text layer before goes out first
+        stream.flush()
+        _text_flushed = True
+    view = memoryview(data)
+    while view:
+        written = target.write(view)
+        view = view[len(view) if written is None else written:]
+
+
+_text_flushed = False
+
+
+def _encoded(stream: Any, text: str) -> bytes:
+    if os.linesep != "\n":  # the newline translation the text layer would have made
+        text = text.replace("\n", os.linesep)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, getattr(stream, "errors", None) or "strict")
+    except UnicodeEncodeError:
+        _escape_what_cannot_be_encoded()
+        return text.encode(encoding, "backslashreplace")
+    except LookupError:
+        return text.encode("utf-8", "backslashreplace")
+
+
+def _write_text(stream: Any, text: str) -> None:
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        _escape_what_cannot_be_encoded()
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def flush(during_change: bool = False) -> None:
