@@ -66,10 +66,10 @@ class KeyctlGroup(TyperGroup):
             hint = ""
             if exc.ctx is not None:
                 hint = f" (see `{exc.ctx.command_path} --help`)"
-            error(_lower_first(exc.format_message()).rstrip(".") + hint)
+            error(_cut(_lower_first(exc.format_message()).rstrip(".")) + hint)
             code = exc.exit_code
         except click_exc.ClickException as exc:
-            error(_lower_first(exc.format_message()))
+            error(_cut(_lower_first(exc.format_message())))
             code = exc.exit_code
         except typer.Abort:
             error("aborted")
@@ -108,6 +108,14 @@ def _click_exception(exc: BaseException) -> bool:
     from typer._click import exceptions as click_exc
 
     return isinstance(exc, click_exc.ClickException)
+
+
+def _cut(text: str) -> str:
+    """click's message with each word it quotes from the command line (an option, a
+    command, a value) cut to a readable length."""
+    import re
+
+    return re.sub(r"([^\s']{60})[^\s']{4,}", r"\1...", text)
 
 
 def _lower_first(text: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import KeyctlError, StoreError, UsageError
+from ..text import printable
 from .base import actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION, catalog_rev
 from .sql import Dialect, Reads, SQLWriter
@@ -41,7 +42,7 @@ class SQLiteStore(Reads):
         if "\0" in str(path):  # sqlite3 would raise ValueError
             raise UsageError("the store path contains a NUL character")
         self.path = Path(path)
-        self.location = str(self.path)
+        self.location = printable(str(self.path), 200)  # as messages quote it: escaped, cut
         # Written into the meta table when this process creates the store (its catalog).
         self.initial_meta = initial_meta or {}
         # Told once when the store opens as a keyctl store and group or others may read
@@ -59,7 +60,7 @@ class SQLiteStore(Reads):
 
     def _fail(self, what: str, exc: BaseException | None = None) -> StoreError:
         detail = f": {exc}" if exc is not None and str(exc) else ""
-        return StoreError(f"the store {self.path} {what}{detail}")
+        return StoreError(f"the store {self.location} {what}{detail}")
 
     def _conn(self) -> sqlite3.Connection | None:
         """This thread's connection, or None when the store does not exist yet."""
@@ -103,7 +104,8 @@ class SQLiteStore(Reads):
             self._migrate(conn)
         if self.on_warning is not None and not self._warned and self.loose_permissions():
             self._warned = True
-            self.on_warning(f"the store {self.path} is readable or writable by other users; run `chmod 600 {self.path}`")
+            self.on_warning(f"the store {self.location} is readable or writable by other users; "
+                            f"run `chmod 600 {self.location}`")
         return conn
 
     def _open(self, target: str, uri: bool = False) -> sqlite3.Connection:
@@ -162,7 +164,7 @@ class SQLiteStore(Reads):
         for folder in self._target().parents:
             if folder.exists():
                 if not folder.is_dir():
-                    raise self._fail(f"cannot exist: {folder} is a file, not a folder")
+                    raise self._fail(f"cannot exist: {printable(str(folder), 200)} is a file, not a folder")
                 return
 
     def translate(self, exc: BaseException, doing: str) -> StoreError:
