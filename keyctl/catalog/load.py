@@ -199,7 +199,8 @@ def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) ->
                 edges[sid].append(req)
     cycle = find_cycle(list(requires), edges)
     if cycle:
-        problems.append("prerequisite cycle: " + " -> ".join(cycle))
+        shown = cycle if len(cycle) <= 12 else [*cycle[:5], f"... ({len(cycle) - 10} more)", *cycle[-5:]]
+        problems.append("prerequisite cycle: " + " -> ".join(shown))
 
 
 def find_cycle(order: list[str], edges: dict[str, list[str]]) -> list[str] | None:

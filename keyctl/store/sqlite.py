@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
@@ -155,6 +156,11 @@ class SQLiteStore(Reads):
     def _target(self) -> Path:
         """Where the store's file is made: through a symbolic link, at its target."""
         if self.path.is_symlink():
+            try:
+                os.stat(self.path)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise self._fail("is a symbolic link that loops; point --db at a file") from None
             return Path(os.path.realpath(self.path))
         return self.path
 
@@ -294,7 +300,8 @@ class SQLiteStore(Reads):
                 raise self._fail("does not exist")
             self._create()
         conn = self._conn()
-        assert conn is not None
+        if conn is None:  # made, yet not there: a link that leads nowhere usable
+            raise self._fail("could not be created where its path leads; point --db at a file")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
