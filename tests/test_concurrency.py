@@ -368,3 +368,43 @@ def test_a_keystore_call_from_inside_a_callback_is_refused_and_changes_nothing(k
     with pytest.raises(KeyctlError, match="inside another's transaction"):
         ks.create(scopes=["predict"], name="outer", deliver=nested)
     assert list(ks.list()) == []
+
+
+# --- a long-lived KeyStore and a catalog replaced by another process ---------------------------------
+V1 = 'name = "docs"\n\n[[scopes]]\nid = "docs.read"\n\n[[scopes]]\nid = "docs.drafts"\n'
+V2 = V1 + '\n[[operations]]\nid = "docs.read"\nredacts = { drafts = "docs.drafts" }\n'
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["store's catalog", "catalog named at start"])
+def test_a_long_lived_keystore_decides_with_a_catalog_upgraded_elsewhere(named: bool, db_path: Path,
+                                                                         tmp_path: Path) -> None:
+    v1, v2 = tmp_path / "v1.toml", tmp_path / "v2.toml"
+    v1.write_text(V1, encoding="utf-8")
+    v2.write_text(V2, encoding="utf-8")
+    with KeyStore(db_path, catalog=str(v1)) as admin:
+        secret = admin.create(scopes=["docs.read"], name="reader").secret
+    service = KeyStore(db_path, catalog=str(v1) if named else None)  # a service's handle, kept open
+    answers: list[str] = []
+    stop = threading.Event()
+
+    def ask() -> None:  # threads asking all along, answered from the memo
+        while not stop.is_set():
+            answers.append(service.check(secret, "docs.read").outcome.value)
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for t in askers:
+        t.start()
+    try:
+        upgraded = subprocess.run([sys.executable, "-m", "keyctl", "--db", str(db_path), "catalog", "upgrade",
+                                   str(v2), "--yes"], capture_output=True, text=True, cwd=str(ROOT))
+    finally:
+        stop.set()
+        for t in askers:
+            t.join(60)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert set(answers) <= {"allowed", "redacted"}
+    verdict = service.check(secret, "docs.read")  # the new catalog: drafts hidden without docs.drafts
+    assert (verdict.outcome.value, verdict.redacted) == ("redacted", ("drafts",))
+    assert service.check_many(secret, ["docs.read"]).outcome.value == "redacted"
+    assert service.catalog.text == V2
+    service.close()
