@@ -408,3 +408,31 @@ def test_a_long_lived_keystore_decides_with_a_catalog_upgraded_elsewhere(named: 
     assert service.check_many(secret, ["docs.read"]).outcome.value == "redacted"
     assert service.catalog.text == V2
     service.close()
+
+
+def test_delete_after_confirmation_deletes_the_key_confirmed(run, db_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name confirmed may pass to another key while the prompt waits: the key shown
+    in the prompt (by its id) is the one deleted."""
+    import types
+
+    import typer
+
+    from keyctl.commands import keys as commands
+
+    with KeyStore(db_path) as ks:
+        confirmed = ks.create(scopes=["predict"], name="bob").key
+
+    def confirm(prompt: str, **kwargs) -> bool:
+        assert confirmed.id in prompt
+        with KeyStore(db_path) as other:  # meanwhile, elsewhere
+            other.update("bob", name="bob-old")
+            other.create(scopes=["search"], name="bob")
+        return True
+
+    monkeypatch.setattr(commands, "sys", types.SimpleNamespace(stdin=types.SimpleNamespace(isatty=lambda: True)))
+    monkeypatch.setattr(typer, "confirm", confirm)
+    r = run("delete", "bob", "--json")
+    assert r.code == 0 and r.json["id"] == confirmed.id
+    with KeyStore(db_path) as ks:
+        assert [(k.name, list(k.scopes)) for k in ks.list()] == [("bob", ["search"])]

@@ -240,3 +240,20 @@ def test_json_to_a_pipe_keeps_non_ascii_text_as_it_is(store: dict, db_path: Path
     p = keyctl(db_path, "show", "bob", "--json", env={"PYTHONIOENCODING": "utf-8"})
     assert DESCRIPTION.encode() in p.stdout
     assert rows(db_path, "SELECT description FROM keys WHERE name = 'bob'") == [(DESCRIPTION,)]
+
+
+def test_the_bug_line_names_no_url_and_only_commands_that_exist(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from conftest import command_tree
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("an unexpected failure")
+
+    monkeypatch.setattr(KeyStore, "list", broken)
+    r = run("list")
+    assert r.code == 1 and "This is a bug" in r.stderr and "RuntimeError" in r.stderr
+    assert "http" not in r.stderr and "Traceback" not in r.stderr
+    commands = {" ".join(path) for path, _, _ in command_tree()}
+    for named in re.findall(r"`(keyctl[^`]*)`", r.stderr):
+        assert named.split(" --")[0] in commands, named

@@ -313,6 +313,7 @@ def delete(
             )
         if not typer.confirm(f"Delete key {target.ref} ({target.id}) for good?", default=False, err=True):
             raise Aborted("nothing deleted")
+        ref = target.id  # the key confirmed, even if its name meanwhile went to another
     render.key(ks.delete(ref), as_json, ks.catalog)
 
 
