@@ -27,7 +27,7 @@ from . import tokens
 from .catalog import DEFAULT_CATALOG, Catalog, builtin, load_catalog, parse_catalog
 from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
 from .errors import CatalogMismatchError, NotFoundError, UsageError
-from .keys import KeyOps
+from .keys import KeyOps, require_bool
 from .models import CatalogUpgrade, CheckReport, Key, KeyDetail, LogEntry
 from .store import KeyRow, Writer, open_store
 from .store.migrations import catalog_rev
@@ -383,7 +383,7 @@ class KeyStore(KeyOps):
 
         if not isinstance(manifest, Manifest):
             raise TypeError(f"plan takes a Manifest (see read_manifest), not {type(manifest).__name__}")
-        self._flag("prune", prune)
+        require_bool("prune", prune)
         return make_plan(manifest, self.store.iter_keys(), self._refresh_catalog(), clock.utcnow(), prune)
 
     def export(self) -> "Exported":

@@ -33,6 +33,12 @@ _UNSET: Any = object()
 Deliver = Callable[[Created], None]
 
 
+def require_bool(name: str, value: Any, none_ok: bool = False) -> None:
+    """A yes/no argument must be a bool: a truthy string ("no") would say yes."""
+    if not isinstance(value, bool) and not (none_ok and value is None):
+        raise TypeError(f"{name} must be a bool{' or None' if none_ok else ''}, not {type(value).__name__}")
+
+
 class KeyOps:
     """The changes half of KeyStore (keyctl/api.py holds the reads and decisions)."""
 
@@ -47,12 +53,6 @@ class KeyOps:
     def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan": ...  # pragma: no cover
 
     # -- validation ------------------------------------------------------------------
-    @staticmethod
-    def _flag(name: str, value: Any, none_ok: bool = False) -> None:
-        """A yes/no argument must be a bool: a truthy string ("no") would say yes."""
-        if not isinstance(value, bool) and not (none_ok and value is None):
-            raise TypeError(f"{name} must be a bool{' or None' if none_ok else ''}, not {type(value).__name__}")
-
     @staticmethod
     def _scopes(catalog: "Catalog", names: Iterable[str]) -> frozenset[str]:
         if isinstance(names, str):
@@ -139,7 +139,7 @@ class KeyOps:
         """Create a key; prerequisites of the scopes are added and reported. With
         ``in_keyring`` the secret is kept in the OS keyring. ``deliver`` is called with
         the result before the key is committed: if it raises, nothing is created."""
-        self._flag("in_keyring", in_keyring)
+        require_bool("in_keyring", in_keyring)
         name, description = self._name(name), self._description(description)
         now = clock.utcnow()
         expires_at = self._expiry(expires, now)
@@ -295,7 +295,7 @@ class KeyOps:
         """A new secret for the same key; the old one stops working at once. The secret
         stays where the key keeps it (``in_keyring=None``), or goes to the OS keyring
         (True) or out of it (False: the stale entry is removed)."""
-        self._flag("in_keyring", in_keyring, none_ok=True)
+        require_bool("in_keyring", in_keyring, none_ok=True)
         row = self._row(ref)
         backend = self._backend(row.in_keyring if in_keyring is None else in_keyring)
         secret = tokens.new_secret()
@@ -408,8 +408,8 @@ class KeyOps:
         from .apply import carry_out, replan
         from .plan import CREATE, Plan
 
-        self._flag("prune", prune)
-        self._flag("keyring", keyring)
+        require_bool("prune", prune)
+        require_bool("keyring", keyring)
         given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
         planned = given if given is not None else self.plan(plan_or_manifest, prune)  # type: ignore[arg-type]
         source = source or planned.source

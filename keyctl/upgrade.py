@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from . import when as clock
 from .catalog import Catalog, load_catalog
 from .errors import KeyctlError, NotFoundError
+from .keys import require_bool
 from .models import CatalogUpgrade, Key
 from .store.migrations import catalog_rev
 from .text import printable
@@ -21,8 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def upgrade(ks: "KeyStore", ref: "Catalog | str", yes: bool) -> CatalogUpgrade:
     """What :meth:`KeyStore.catalog_upgrade` does (its docstring says what)."""
-    if not isinstance(yes, bool):
-        raise TypeError(f"yes must be a bool, not {type(yes).__name__}")
+    require_bool("yes", yes)
     new = load_catalog(ref)
     old = ks.stored_catalog()
     if old is None:
