@@ -136,15 +136,21 @@ def emit_json(data: Any) -> None:
 
 
 def emit_json_stream(items: Iterable[dict]) -> None:
-    """A JSON array written item by item: constant memory for any number of keys."""
+    """A JSON array written as it is read, a few hundred items at a time: constant
+    memory for any number of keys, and the first item out at once."""
     ascii_ = json_ascii()
-    first = True
-    write("[")
+    dumps = json.dumps
+    parts = ["["]
+    count = 0
     for item in items:
-        write("\n  " if first else ",\n  ")
-        write(json.dumps(item, ensure_ascii=ascii_))
-        first = False
-    write("\n]\n" if not first else "]\n")
+        parts.append("\n  " if count == 0 else ",\n  ")
+        parts.append(dumps(item, ensure_ascii=ascii_))
+        count += 1
+        if count == 1 or len(parts) >= 512:
+            write("".join(parts))
+            parts = []
+    parts.append("\n]\n" if count else "]\n")
+    write("".join(parts))
 
 
 def toml_ascii(text: str) -> str:
