@@ -31,6 +31,17 @@ def matchable(value: str | None) -> str | None:
     return value
 
 
+# KeyStore.check's one query: the key and, in the same snapshot, the catalog's revision.
+CHECK_SQL = {column: ("SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.expires_at FROM meta m "
+                      f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'")
+             for column in _LOOKUP_COLUMNS}
+
+
+def check_row(found: tuple) -> CheckRow:
+    rev, kid, name, scopes, disabled, expires_at = found
+    return CheckRow(rev, kid, name, scopes, bool(disabled), expires_at)
+
+
 class Dialect:
     """How a backend's SQL differs from SQLite's."""
 
@@ -99,14 +110,8 @@ class Reads:
         None when the store does not."""
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._run(
-            "SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.expires_at FROM meta m "
-            f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'", (matchable(value),)
-        ).fetchone()
-        if found is None:
-            return None
-        rev, kid, name, scopes, disabled, expires_at = found
-        return CheckRow(rev, kid, name, scopes, bool(disabled), expires_at)
+        found = self._run(CHECK_SQL[column], (matchable(value),)).fetchone()
+        return None if found is None else check_row(found)
 
     def iter_keys(self) -> Iterator[KeyRow]:
         """Every key, oldest first, streamed from the cursor (never all in memory).

@@ -25,9 +25,9 @@ from typing import Any, Callable, Iterator
 
 from ..errors import KeyctlError, StoreError, UsageError
 from ..text import printable
-from .base import actor
+from .base import CheckRow, actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION, catalog_rev
-from .sql import Dialect, Reads, SQLWriter
+from .sql import CHECK_SQL, Dialect, Reads, SQLWriter, check_row, matchable
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
@@ -286,6 +286,20 @@ class SQLiteStore(Reads):
             return _Guarded(self, conn.execute(sql, args))
         except sqlite3.DatabaseError as exc:
             raise self.translate(exc, "read") from None
+
+    def check_row(self, column: str, value: str) -> CheckRow | None:
+        """Reads.check_row on this thread's connection directly: the hot path of a
+        service's KeyStore.check, called for every request."""
+        conn = getattr(self._local, "conn", None) or self._conn()
+        if conn is None:
+            return None
+        try:
+            found = conn.execute(CHECK_SQL[column], (matchable(value),)).fetchone()
+        except KeyError:
+            raise ValueError(f"keys are not looked up by {column}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.translate(exc, "read") from None
+        return None if found is None else check_row(found)
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager
