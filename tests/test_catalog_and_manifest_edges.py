@@ -181,3 +181,24 @@ def test_a_log_limit_too_large_is_a_usage_error_in_the_library(ks) -> None:
     with pytest.raises(UsageError, match="--limit"):
         list(ks.log(limit=10**20))
     assert list(ks.log(limit=2**63 - 1)) == []
+
+
+# --- descriptions have a maximum length ---------------------------------------------------------------------
+@pytest.mark.parametrize("length, code", [(1024, 0), (1025, 2), (10 * 1024 * 1024, 2)])
+def test_a_description_is_at_most_1024_characters_everywhere(length: int, code: int, tmp_path: Path, run,
+                                                             db_path: Path) -> None:
+    text = "d" * length
+    r = run("create", "--scope", "predict", "--name", "bob", "--description", text)
+    assert r.code == code and (code == 0 or "at most 1024 characters" in r.stderr)
+    if code:
+        assert not db_path.exists()
+        with pytest.raises(UsageError, match="at most 1024"), KeyStore(db_path) as ks:
+            ks.create(scopes=["predict"], description=text)
+        manifest = _write(tmp_path, "team.toml", f'[keys.bob]\nscopes = ["predict"]\ndescription = "{text}"\n')
+        applied = run("apply", manifest)
+        assert applied.code == 2 and "keys.bob.description" in applied.stderr
+        assert len(applied.stderr) < 400
+    else:
+        assert run("update", "bob", "--description", text + "d").code == 2
+        with KeyStore(db_path) as ks:
+            assert ks.get("bob").description == text
