@@ -257,3 +257,15 @@ def test_the_bug_line_names_no_url_and_only_commands_that_exist(run, monkeypatch
     commands = {" ".join(path) for path, _, _ in command_tree()}
     for named in re.findall(r"`(keyctl[^`]*)`", r.stderr):
         assert named.split(" --")[0] in commands, named
+
+
+def test_completion_into_a_closed_pipe_stops_quietly(store: dict, db_path: Path) -> None:
+    env = {"_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl check bob inputs.", "COMP_CWORD": "3"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        p = subprocess.run([sys.executable, "-m", "keyctl"], stdout=write, stderr=subprocess.PIPE, cwd=str(ROOT),
+                           env={**os.environ, **env})
+    finally:
+        os.close(write)
+    assert (p.returncode, p.stderr) == (1, b"")
