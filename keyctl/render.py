@@ -247,7 +247,7 @@ def scopes(catalog: "Catalog", as_json: bool) -> None:
             parent = tree
         else:
             if s.group not in branches:
-                branches[s.group] = tree.add(f"[bold]{_esc(s.group)}[/bold] (all of: {', '.join(catalog.groups[s.group])})")
+                branches[s.group] = tree.add(f"[bold]{_esc(s.group)}[/bold] (all of: {_esc(', '.join(catalog.groups[s.group]))})")
             parent = branches[s.group]
         notes = []
         if s.requires:

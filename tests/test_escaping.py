@@ -138,7 +138,9 @@ def test_the_renderer_escapes_catalog_text_that_bypassed_validation(capsys, tmp_
     operations = dict(base.operations)
     operations["inputs.get"] = dataclasses.replace(op, redacts={hostile: frozenset({"concepts.get"})},
                                                    redacts_direct={hostile: "concepts.get"})
-    catalog = dataclasses.replace(base, name=hostile, description=hostile, scopes=scopes, operations=operations)
+    groups = dict(base.groups, predict=("predict.call", hostile))
+    catalog = dataclasses.replace(base, name=hostile, description=hostile, scopes=scopes, operations=operations,
+                                  groups=groups)
     verdicts = tuple(decide(catalog, frozenset({"inputs.get"}), o, key=hostile) for o in ("inputs.get", "search"))
     render.check(CheckReport(None, worst(v.outcome for v in verdicts), verdicts), False)
     render.scopes(catalog, False)
