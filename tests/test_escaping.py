@@ -214,3 +214,28 @@ def test_a_typed_value_is_escaped_and_cut_in_every_message(where: str, kind: str
 def test_the_escaped_value_is_still_recognisable(run) -> None:
     r = run("list", "--status", "\x1b[2J")
     assert r.stderr == "error: --status '\\x1b[2J' is not one of active, disabled, expired\n"
+
+
+def test_bytes_the_locale_cannot_decode_are_read_as_utf8_or_refused(db_path: Path) -> None:
+    """LC_ALL=C: Python keeps each byte of an argument it cannot decode as a lone
+    surrogate, which no store can hold. UTF-8 is read as UTF-8; other bytes are refused
+    where they would be stored and match no key where they are looked up."""
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "", "LOGNAME": "u\udcff"}
+
+    def run_bytes(*args: bytes) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable.encode(), b"-m", b"keyctl", *args], capture_output=True,
+                              cwd=str(ROOT), env=env)
+
+    made = run_bytes(b"create", b"--scope", b"predict", b"--name", b"bob", b"--description", "café".encode())
+    assert made.returncode == 0, made.stderr
+    with KeyStore(db_path) as ks:
+        assert ks.get("bob").description == "café"
+        assert next(ks.log()).actor == "u\\xff"
+    for args, code in (((b"update", b"bob", b"--description", b"caf\xff"), 2), ((b"show", b"x\xff"), 1),
+                       ((b"check", b"x\xff", b"search"), 1), ((b"log", b"x\xff"), 1),
+                       ((b"scope", b"add", b"bob", b"se\xffarch"), 2)):
+        r = run_bytes(*args)
+        assert r.returncode == code, (args, r.stderr)
+        err = r.stderr.decode("ascii")
+        assert err.startswith("error: ") and "This is a bug" not in err
+        assert "\\udcff" in err or "U+DCFF" in err  # the byte, escaped
