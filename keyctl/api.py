@@ -60,13 +60,16 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
         and naming a different one is an error (see :meth:`catalog_upgrade`)."""
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or a path, not {type(path).__name__}")
+        if on_warning is not None and not callable(on_warning):
+            raise TypeError(f"on_warning must be a function of one str, not {type(on_warning).__name__}")
         self._warn = on_warning or _python_warning
         self.store = open_store(path, on_warning=self._warn)
         self.path = getattr(self.store, "path", self.store.location)
         self._catalog_arg = catalog if catalog is not None else (os.environ.get("KEYCTL_CATALOG") or None)
-        self._catalog: Catalog | None = None
-        self._catalog_rev: str | None = None
-        self._verdicts: dict[tuple, Verdict] = {}
+        # The catalog decisions use, its revision in the store, and its memo of verdicts:
+        # one value, replaced whole, so that no thread pairs a catalog with another's
+        # revision or verdicts.
+        self._cat: tuple[Catalog, str | None, dict[tuple, Verdict]] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -82,14 +85,12 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
     def catalog(self) -> Catalog:
         """The store's own catalog (kept inside the store at its first write), or for a
         store not created yet the one asked for."""
-        if self._catalog is None:
-            self._use(*self._resolve_catalog())
-        return self._catalog  # type: ignore[return-value]
+        return (self._cat or self._use(*self._resolve_catalog()))[0]
 
-    def _use(self, catalog: Catalog, rev: str | None) -> None:
-        if catalog is not self._catalog:
-            self._verdicts = {}
-        self._catalog, self._catalog_rev = catalog, rev
+    def _use(self, catalog: Catalog, rev: str | None) -> tuple[Catalog, str | None, dict[tuple, Verdict]]:
+        old = self._cat
+        self._cat = cat = (catalog, rev, old[2] if old is not None and old[0] is catalog else {})
+        return cat
 
     def _resolve_catalog(self) -> tuple[Catalog, str | None]:
         stored = _stored(self.store.meta)
@@ -102,6 +103,9 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
             self.store.initial_meta = catalog_meta(chosen)
             return chosen, None
         self._refuse_mismatch(requested, stored[0])
+        # Checked against the store: from now on the store's catalog rules, also after a
+        # `catalog upgrade` by another process (a long-lived KeyStore follows it).
+        self._catalog_arg = None
         return stored
 
     def _refuse_mismatch(self, requested: Catalog | None, stored: Catalog) -> None:
@@ -126,20 +130,22 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
         """The store's catalog as it is under the write lock (another process may have
         replaced it, or created the store with its own)."""
         rev = tx.meta("catalog_rev")
-        if self._catalog is not None and rev == self._catalog_rev:
-            return self._catalog
+        cat = self._cat
+        if cat is not None and rev == cat[1]:
+            return cat[0]
         requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
         stored = _stored(tx.meta)
         assert stored is not None  # the transaction made the store
         self._refuse_mismatch(requested, stored[0])
-        self._use(*stored)
-        return stored[0]
+        self._catalog_arg = None
+        return self._use(*stored)[0]
 
     def _refresh_catalog(self) -> Catalog:
         """The catalog, re-read when another process replaced it since."""
-        if self._catalog is not None and self.store.meta("catalog_rev") not in (self._catalog_rev, None):
-            self._catalog = None
-        return self.catalog
+        cat = self._cat
+        if cat is not None and self.store.meta("catalog_rev") not in (cat[1], None):
+            cat = None
+        return (cat or self._use(*self._resolve_catalog()))[0]
 
     # -- reading keys --------------------------------------------------------------------
     def _key(self, row: KeyRow, now: str | None = None) -> Key:
@@ -196,6 +202,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
     def list(self, status: str | None = None, scope: Iterable[str] | None = None) -> Iterator[Key]:
         """Keys, oldest first, streamed. ``status``: active, disabled or expired.
         ``scope`` keeps keys holding everything it stands for."""
+        if status is not None and not isinstance(status, str):
+            raise TypeError(f"status must be a str or None, not {type(status).__name__}")
         if status is not None and status not in STATUSES:
             raise UsageError(f"--status '{printable(status)}' is not one of {', '.join(STATUSES)}")
         catalog = self._refresh_catalog()
@@ -218,6 +226,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
 
     def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
         """(id, name) of keys whose name or id starts with ``prefix`` (for completion)."""
+        if not isinstance(prefix, str) or not isinstance(limit, int) or isinstance(limit, bool):
+            raise TypeError("prefix must be a str and limit an int")
         return self.store.names_by_prefix(prefix, limit)
 
     def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[LogEntry]:
@@ -267,24 +277,25 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
             raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
         if not isinstance(operation, str):
             raise TypeError(f"operation must be a str, not {type(operation).__name__}")
-        catalog = self.catalog
+        catalog, rev, verdicts = self._cat or self._use(*self._resolve_catalog())
         kind = tokens.kind_of(key)
         if kind == "secret":
             if not tokens.is_well_formed(key):
-                return self._verdict(catalog, "", self._operation(catalog, operation), KeyState.MALFORMED, None)
+                return self._verdict(catalog, verdicts, "", self._operation(catalog, operation), KeyState.MALFORMED, None)
             found = self.store.check_row("secret_hash", tokens.hash_secret(key))
         else:
             found = self.store.check_row(kind, key)
-        if found is not None and found.catalog_rev != self._catalog_rev:
-            self._use(*self._resolve_catalog())  # replaced by another process
-            catalog = self.catalog
-        op = self._operation(catalog, operation)
+        if found is not None and found.catalog_rev != rev:
+            catalog, rev, verdicts = self._use(*self._resolve_catalog())  # replaced by another process
+        op = operation if operation in catalog.operations else self._operation(catalog, operation)
         if found is None or found.id is None:
             if kind != "secret":
                 raise NotFoundError(self._no_such_key(kind, key))
-            return self._verdict(catalog, "", op, KeyState.UNKNOWN, None)
-        state = STATE_OF_STATUS[key_status(found.disabled, found.expires_at, iso(clock.utcnow()))]
-        return self._verdict(catalog, found.scopes or "[]", op, state, found.name or found.id)
+            return self._verdict(catalog, verdicts, "", op, KeyState.UNKNOWN, None)
+        # The clock is read only for a key that expires (a service's loop pays for it).
+        now = iso(clock.utcnow()) if found.expires_at is not None else ""
+        state = STATE_OF_STATUS[key_status(found.disabled, found.expires_at, now)]
+        return self._verdict(catalog, verdicts, found.scopes or "[]", op, state, found.name or found.id)
 
     @staticmethod
     def _operation(catalog: Catalog, name: str) -> str:
@@ -295,19 +306,21 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps):
         raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
                          f"{len(resolved)}; use check_many for groups, lists and all")
 
-    def _verdict(self, catalog: Catalog, scopes: str, operation: str, state: KeyState, ref: str | None) -> Verdict:
-        """decide(), memoised: a verdict depends only on the catalog and these arguments
-        (the key's state is judged before, expiry included) and is immutable, so one
-        instance can answer every call. Bounded, and emptied when the catalog changes."""
+    @staticmethod
+    def _verdict(catalog: Catalog, verdicts: dict[tuple, Verdict], scopes: str, operation: str, state: KeyState,
+                 ref: str | None) -> Verdict:
+        """decide(), memoised in ``verdicts`` (the catalog's own memo): a verdict depends
+        only on the catalog and these arguments (the key's state is judged before,
+        expiry included) and is immutable, so one instance can answer every call."""
         memo_key = (scopes, operation, state, ref)
-        verdict = self._verdicts.get(memo_key)
+        verdict = verdicts.get(memo_key)
         if verdict is None:
             from .store.base import decode_scopes
 
             verdict = decide(catalog, decode_scopes(scopes) if scopes else frozenset(), operation, state, ref)
-            if len(self._verdicts) >= _VERDICT_MEMO_SIZE:
-                self._verdicts = {}
-            self._verdicts[memo_key] = verdict
+            if len(verdicts) >= _VERDICT_MEMO_SIZE:
+                verdicts.clear()
+            verdicts[memo_key] = verdict
         return verdict
 
     def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:

@@ -182,10 +182,10 @@ class KeyctlGroup(TyperGroup):
             hint = ""
             if exc.ctx is not None:
                 hint = f" (see `{exc.ctx.command_path} --help`)"
-            error(_lower_first(exc.format_message()).rstrip(".") + hint)
+            error(_cut(_lower_first(exc.format_message()).rstrip(".")) + hint)
             code = exc.exit_code
         except click_exc.ClickException as exc:
-            error(_lower_first(exc.format_message()))
+            error(_cut(_lower_first(exc.format_message())))
             code = exc.exit_code
         except typer.Abort:
             error("aborted")
@@ -232,6 +232,14 @@ def _click_exception(exc: BaseException) -> bool:
     from typer._click import exceptions as click_exc
 
     return isinstance(exc, click_exc.ClickException)
+
+
+def _cut(text: str) -> str:
+    """click's message with each word it quotes from the command line (an option, a
+    command, a value) cut to a readable length."""
+    import re
+
+    return re.sub(r"([^\s']{60})[^\s']{4,}", r"\1...", text)
 
 
 def _lower_first(text: str) -> str:
@@ -340,7 +348,9 @@ def _completion_help(text: str) -> str:
     """A description short enough for one line of a zsh menu. Typer renders zsh help
     through rich at the pipe's width (80): a longer one wraps, and the line break splits
     the completion item in two."""
-    text = " ".join((text or "").split())
+    from .text import printable  # a catalog's description reaches the terminal's menu
+
+    text = printable(" ".join((text or "").split()), 10_000)
     return text if len(text) <= 60 else text[:57].rstrip(" ,.;:") + "..."
 
 

@@ -131,8 +131,13 @@ class ApplyOps(Delivery):
     def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan":
         """What applying ``manifest`` would change (keyctl/plan.py has the rules).
         Reads only: a store that does not exist yet is planned as empty."""
+        from .keys import require_bool
+        from .manifest import Manifest
         from .plan import make_plan
 
+        if not isinstance(manifest, Manifest):
+            raise TypeError(f"plan takes a Manifest (see read_manifest), not {type(manifest).__name__}")
+        require_bool("prune", prune)
         return make_plan(manifest, self.store.iter_keys(), self._refresh_catalog(), clock.utcnow(), prune)
 
     def export(self) -> "Exported":
@@ -170,8 +175,11 @@ class ApplyOps(Delivery):
         the store (another process wrote in between) raises StoreError and changes
         nothing. New secrets go to the keyring (``keyring``) and to ``deliver`` before
         the transaction commits; if either fails, nothing is applied."""
+        from .keys import require_bool
         from .plan import Plan
 
+        require_bool("prune", prune)
+        require_bool("keyring", keyring)
         given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
         planned = given if given is not None else self.plan(plan_or_manifest, prune)  # type: ignore[arg-type]
         source = source or planned.source

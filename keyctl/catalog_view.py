@@ -43,7 +43,7 @@ def scope_tree(catalog: "Catalog", esc: Callable[[Any], str]) -> Any:
             parent = tree
         else:
             if s.group not in branches:
-                branches[s.group] = tree.add(f"[bold]{esc(s.group)}[/bold] (all of: {', '.join(catalog.groups[s.group])})")
+                branches[s.group] = tree.add(f"[bold]{esc(s.group)}[/bold] (all of: {esc(', '.join(catalog.groups[s.group]))})")
             parent = branches[s.group]
         notes = [mark for mark, on in (("deprecated", s.deprecated), ("hidden: not offered for keys", s.hidden)) if on]
         if s.requires:

@@ -37,6 +37,7 @@ def __getattr__(name: str) -> Any:  # PEP 562
 
 def main() -> None:
     """Run keyctl on sys.argv (or, for TAB, on the words in COMP_WORDS)."""
+    sys.argv[1:] = [_utf8(arg) for arg in sys.argv[1:]]
     if sys.argv[1:] == ["--version"] and not os.environ.get("_KEYCTL_COMPLETE"):
         # Needs no parser: answered before Typer is imported.
         from . import VERSION_TEXT
@@ -57,3 +58,15 @@ def main() -> None:
     if code is not None:
         raise SystemExit(code)
     _load()(prog_name="keyctl")
+
+
+def _utf8(arg: str) -> str:
+    """An argument the locale could not decode (LC_ALL=C: Python keeps each byte of
+    "café" it cannot read as a lone surrogate) read as the UTF-8 a terminal sends;
+    bytes that are not UTF-8 either stay as they are, and are refused as such."""
+    if arg.isascii() or not any("\udc80" <= c <= "\udcff" for c in arg):
+        return arg
+    try:
+        return os.fsencode(arg).decode("utf-8")
+    except UnicodeDecodeError:
+        return arg

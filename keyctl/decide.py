@@ -149,10 +149,9 @@ def decide(
 def _to_add(catalog: Catalog, missing: tuple[str, ...]) -> tuple[str, ...]:
     """The fewest of the missing scopes to name: those not brought in by another
     missing scope's prerequisites (keyctl adds prerequisites itself)."""
-    implied: set[str] = set()
-    for scope in missing:
-        closed, _ = catalog.closure([scope])
-        implied |= closed - {scope}
+    # What the missing scopes bring in is the closure of their direct prerequisites
+    # (the catalog has no cycles): one pass, however long the chains.
+    implied, _ = catalog.closure({req for scope in missing for req in catalog.scopes[scope].requires})
     return tuple(s for s in missing if s not in implied) or missing
 
 

@@ -99,7 +99,7 @@ def bug(exc: BaseException) -> None:
     error(
         f"keyctl hit an unexpected problem ({type(exc).__name__}). This is a bug: please report it "
         "to keyctl's maintainers with the command you ran (secrets left out), the output of "
-        "`keyctl --version` and `keyctl status`, and your operating system "
+        "`keyctl --version`, and your operating system and Python version "
         "(set KEYCTL_DEBUG=1 to see the traceback; it may show your data)."
     )
 

@@ -141,7 +141,13 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
         text = complete_bash(env)
         if text is None:
             return None
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):  # the shell went away: completion never complains
+            from .edge import quiet_stdout
+
+            quiet_stdout()
+            return 1
         return 0
     return run_check(argv)

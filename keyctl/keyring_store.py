@@ -53,7 +53,9 @@ def timeout_seconds() -> float:
     except ValueError:
         value = -1.0
     if not value > 0 or value != value or value == float("inf"):
-        raise UsageError(f"{TIMEOUT_ENV}='{raw[:40]}' is not a number of seconds greater than 0")
+        from .text import printable
+
+        raise UsageError(f"{TIMEOUT_ENV}='{printable(raw, 40)}' is not a number of seconds greater than 0")
     return value
 
 

@@ -10,7 +10,7 @@ it cannot be, nothing changes, so no key is left whose secret nobody has.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import tokens
@@ -20,13 +20,19 @@ from .errors import InvalidNameError, KeyctlError, KeyringError, NameTakenError,
 from .models import Created, Key, ScopeChange
 from .store import KeyRow
 from .text import printable
-from .when import iso, parse_when
+from .when import iso, parse_when, to_utc
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
     from .store import Writer
 
 _UNSET: Any = object()
+
+
+def require_bool(name: str, value: Any, none_ok: bool = False) -> None:
+    """A yes/no argument must be a bool: a truthy string ("no") would say yes."""
+    if not isinstance(value, bool) and not (none_ok and value is None):
+        raise TypeError(f"{name} must be a bool{' or None' if none_ok else ''}, not {type(value).__name__}")
 
 
 class KeyOps(Delivery):
@@ -76,8 +82,7 @@ class KeyOps(Delivery):
         if expires is None:
             return None
         if isinstance(expires, datetime):
-            if expires.tzinfo is None:  # no zone means UTC, as for --expires on the command line
-                expires = expires.replace(tzinfo=timezone.utc)
+            expires = to_utc(expires)  # no zone means UTC, as for --expires on the command line
             if expires <= now:
                 raise UsageError("the expiry time is not in the future")
             return iso(expires)
@@ -99,6 +104,7 @@ class KeyOps(Delivery):
         """Create a key; prerequisites of the scopes are added and reported. With
         ``in_keyring`` the secret is kept in the OS keyring. ``deliver`` is called with
         the result before the key is committed: if it raises, nothing is created."""
+        require_bool("in_keyring", in_keyring)
         name, description = self._name(name), self._description(description)
         now = clock.utcnow()
         expires_at = self._expiry(expires, now)
@@ -228,6 +234,7 @@ class KeyOps(Delivery):
         """A new secret for the same key; the old one stops working at once. The secret
         stays where the key keeps it (``in_keyring=None``), or goes to the OS keyring
         (True) or out of it (False: the stale entry is removed)."""
+        require_bool("in_keyring", in_keyring, none_ok=True)
         row = self._row(ref)
         backend = self._backend(row.in_keyring if in_keyring is None else in_keyring)
         secret = tokens.new_secret()

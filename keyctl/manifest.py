@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InvalidWhenError, ManifestError, UnknownScopeError
 from .tokens import description_problem, name_problem
 from .text import printable
-from .when import is_relative, iso, parse_when
+from .when import is_relative, iso, parse_when, to_utc
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
@@ -78,18 +78,27 @@ class Manifest:
 
 
 def key_path(name: str) -> str:
-    """``keys.NAME`` as TOML writes it: ``keys.ci-bot``, ``keys."ci.bot"``."""
+    """``keys.NAME`` as TOML writes it, as a message quotes it: ``keys.ci-bot``,
+    ``keys."ci.bot"`` (escaped, and cut when the name is too long to be one)."""
     if _BARE_KEY.fullmatch(name):
-        return f"keys.{name}"
-    import json
+        path = f"keys.{name}"
+    else:
+        import json
 
-    return f"keys.{json.dumps(name, ensure_ascii=False)}"
+        path = f"keys.{json.dumps(name, ensure_ascii=False)}"
+    return printable(path, 90)
+
+
+def shown(source: str) -> str:
+    """The manifest's name (a file name as typed) as a message quotes it."""
+    return printable(source, 200)
 
 
 def _fail(source: str, problems: list[str]) -> ManifestError:
-    listed = [f"{source}: {p}" for p in problems[:MAX_PROBLEMS]]
+    where = shown(source)
+    listed = [f"{where}: {p}" for p in problems[:MAX_PROBLEMS]]
     if len(problems) > MAX_PROBLEMS:
-        listed.append(f"{source}: ... and {len(problems) - MAX_PROBLEMS} more problem(s)")
+        listed.append(f"{where}: ... and {len(problems) - MAX_PROBLEMS} more problem(s)")
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     return ManifestError(listed[0] + more, tuple(listed))
 
@@ -122,7 +131,7 @@ def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) ->
             specs.append(spec)
     if problems:
         raise _fail(source, problems)
-    return Manifest(source, tuple(specs), tuple(f"{source}: {w}" for w in _case_twins(specs)))
+    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)))
 
 
 def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems: list[str]) -> KeySpec | None:
@@ -184,8 +193,7 @@ def _expiry(value: Any, now: datetime) -> tuple[str | None, str | None]:
     """(relative spec, absolute ISO time) for an ``expires`` value; (None, None) = never.
     TOML's own dates and datetimes are accepted too (midnight UTC; UTC unless zoned)."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return None, iso(moment)
+        return None, iso(to_utc(value, f"'{value.isoformat()}'"))
     if isinstance(value, date):
         return None, iso(datetime.combine(value, time(0), tzinfo=timezone.utc))
     if not isinstance(value, str):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from .catalog import Catalog, Change
 from .errors import ManifestError
-from .manifest import Manifest, KeySpec, key_path
+from .manifest import Manifest, KeySpec, key_path, shown
 from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,7 +103,7 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
         if row is None:
             twin = lower_store.get(spec.name.lower())
             if twin is not None:
-                warnings.append(f"{manifest.source}: {key_path(spec.name)}: the store has a key named '{twin}' "
+                warnings.append(f"{shown(manifest.source)}: {key_path(spec.name)}: the store has a key named '{twin}' "
                                 f"(differs only by case); a new key '{spec.name}' will be created")
             if spec.expires_at is not None and spec.expires_at <= now_iso:
                 problems.append(_past(manifest.source, spec))
@@ -146,7 +146,7 @@ def _notices(source: str, name: str, catalog: Catalog, granted: Iterable[str]) -
 
 
 def _past(source: str, spec: KeySpec) -> str:
-    return (f"{source}: {key_path(spec.name)}.expires: '{spec.expires_at}' is not in the future; "
+    return (f"{shown(source)}: {key_path(spec.name)}.expires: '{spec.expires_at}' is not in the future; "
             "give a later time, a relative one such as \"90d\", or leave expires out (never)")
 
 

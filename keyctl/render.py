@@ -14,72 +14,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .catalog_view import BILLING
-from .errors import OutputError
+from .output import RichFile, ascii_only, emit_json, emit_json_stream, out, write
+from .output import flush  # noqa: F401 (render.flush: part of the renderer's API)
 from .table import Column
 from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
     from .models import CheckReport, Created, Key, KeyDetail, LogEntry, ScopeChange
-
-
-def ascii_only() -> bool:
-    """True when stdout cannot encode the marks keyctl prints (✔, …)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-    try:
-        "✔◐✘…é".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        if getattr(sys.stdout, "errors", "strict") == "strict" and hasattr(sys.stdout, "reconfigure"):
-            # User text (a description) may still hold non-ASCII: escape it, never crash.
-            sys.stdout.reconfigure(errors="backslashreplace")
-        return True
-    return False
-
-
-def write(text: str, during_change: bool = False) -> None:
-    """Text to stdout; OutputError when it cannot be written."""
-    try:
-        sys.stdout.write(text)
-    except OSError as exc:
-        raise _output_error(exc, during_change) from None
-
-
-def flush(during_change: bool = False) -> None:
-    """Everything written so far, out now: a secret must reach its reader before the
-    change that made it commits."""
-    try:
-        sys.stdout.flush()
-    except OSError as exc:
-        raise _output_error(exc, during_change) from None
-
-
-def _output_error(exc: OSError, during_change: bool) -> OutputError:
-    broken = isinstance(exc, BrokenPipeError)
-    reason = "the reader went away" if broken else (exc.strerror or str(exc))
-    return OutputError(f"could not write to standard output ({reason})", quiet=broken and not during_change)
-
-
-def out(text: str = "") -> None:
-    write(text + "\n")
-
-
-def emit_json(data: Any) -> None:
-    write(json.dumps(data, indent=2, ensure_ascii=ascii_only()) + "\n")
-
-
-def emit_json_stream(items: Iterable[dict]) -> None:
-    """A JSON array written item by item: constant memory for any number of keys."""
-    ascii_ = ascii_only()
-    first = True
-    write("[")
-    for item in items:
-        write("\n  " if first else ",\n  ")
-        write(json.dumps(item, ensure_ascii=ascii_))
-        first = False
-    write("\n]\n" if not first else "]\n")
 
 
 def _color() -> bool:
@@ -92,7 +37,7 @@ def _console() -> Any:
     # Rich itself drops colour when stdout is not a terminal or NO_COLOR is set. Piped
     # output is not folded at 80 columns: a row stays one line for grep and less.
     width = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(file=RichFile(), highlight=False, soft_wrap=False, width=width)
 
 
 def _table(*columns: str) -> Any:
@@ -171,9 +116,14 @@ def _records(columns: "tuple[Column, ...]", rows: Iterator[list[str]], headers: 
     from .table import layout, tsv
 
     first = next(rows, None)  # read before anything is printed: a store that fails prints nothing
-    if not sys.stdout.isatty():
+    if not sys.stdout.isatty():  # cells escaped by the table: tabs are the separators
+        batch: list[str] = []
         for line in tsv(columns, chain([first], rows) if first is not None else (), headers):
-            out(line)
+            batch.append(line + "\n")
+            if len(batch) >= 500:
+                write("".join(batch))
+                batch = []
+        write("".join(batch))
         return
     if first is None:
         if empty is not None:
@@ -183,8 +133,7 @@ def _records(columns: "tuple[Column, ...]", rows: Iterator[list[str]], headers: 
     import shutil
 
     width = shutil.get_terminal_size().columns
-    for line in layout(columns, table, width, headers, "..." if ascii_only() else "…"):
-        out(line)
+    write("".join(line + "\n" for line in layout(columns, table, width, headers, "..." if ascii_only() else "…")))
 
 
 def created_dict(result: "Created", show_secret: bool) -> dict:
@@ -315,7 +264,8 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
         if v.billable is not None:
             extra.append(BILLING[v.billable])
         tail = f"  [{'; '.join(extra)}]" if extra else ""
-        out(f"{mark}  {v.operation:<{width}}  {v.reason}{tail}")
+        text = f"{v.operation:<{width}}  {v.reason}{tail}"
+        write(f"{mark}  {printable(text, len(text))}\n")  # the mark's colours are keyctl's own
 
 
 # --- audit trail -------------------------------------------------------------------------

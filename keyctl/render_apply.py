@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .render import _color, ascii_only, created_dict, emit_json, out, write
+from .output import json_ascii, out, toml_ascii, write
+from .render import _color, created_dict, emit_json
+from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
@@ -34,14 +36,14 @@ def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
     shows it on stderr, so that stdout stays pure JSON.)"""
     lines: list[str] = []
     for a in p.actions:
-        head = f"{_PLAN_MARK[a.kind]} {a.name}"
+        head = f"{_PLAN_MARK[a.kind]} {printable(a.name)}"
         if a.kind == "delete":
-            head += f" ({a.key_id})"
+            head += f" ({printable(a.key_id)})"
         lines.append(f"{_PLAN_ANSI[a.kind]}{head}\033[0m" if color else head)
         if a.kind == "create" and a.spec is not None:
             lines.append(f"    scopes: {', '.join(catalog.compact(a.scopes))}")
             if a.spec.description:
-                lines.append(f"    description: {_manifest_value(a.spec.description)}")
+                lines.append(printable(f"    description: {_manifest_value(a.spec.description)}", 10_000))
             if a.spec.expires:
                 lines.append(f"    expires: {a.spec.expires}")
             if not a.spec.enabled:
@@ -54,12 +56,13 @@ def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
                 if name == "expires":
                     lines.append(f"    expires: {old or 'never'} -> {new or 'never'}")
                 else:
-                    lines.append(f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}")
+                    text = f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}"
+                    lines.append(printable(text, len(text)))
     counts = p.counts()
     summary = (f"{counts['create']} to create, {counts['update']} to update, "
                f"{counts['delete']} to delete, {counts['unchanged']} unchanged")
     if p.not_in_manifest:
-        summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {p.source} "
+        summary += (f"; {p.not_in_manifest} named key(s) in the store are not in {printable(p.source, 200)} "
                     "and stay (--prune deletes them)")
     lines.append(summary)
     return lines
@@ -67,7 +70,7 @@ def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> list[str]:
 
 def plan(p: "Plan", catalog: "Catalog") -> None:
     for line in plan_lines(p, catalog, _color()):
-        out(line)
+        write(line + "\n")  # its parts escaped by plan_lines; colours are keyctl's own
 
 
 def _planned(a: Any) -> dict:
@@ -89,7 +92,7 @@ def _planned(a: Any) -> dict:
 def _emit_json_lists(data: dict) -> None:
     """A JSON object whose lists are written one item per line. json.dumps with indent
     runs the pure-Python encoder: for 10,000 keys, about a second of `apply`."""
-    ascii_ = ascii_only()
+    ascii_ = json_ascii()
     fields = list(data.items())
     write("{\n")
     for n, (name, value) in enumerate(fields):
@@ -144,4 +147,4 @@ def exported(result: "Exported", as_json: bool) -> None:
     if as_json:
         emit_json({"keys": result.keys})
         return
-    write(result.text)
+    write(toml_ascii(result.text) if json_ascii() else result.text)

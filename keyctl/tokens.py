@@ -100,9 +100,10 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-# C0 and C1 controls (escape sequences, NUL, newlines) and the bidirectional overrides
-# and marks that make text display in another order than it reads (Trojan Source).
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls (escape sequences, NUL, newlines), the bidirectional overrides and
+# marks that make text display in another order than it reads (Trojan Source), and lone
+# surrogates (bytes the locale could not decode: not text a store can hold).
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 MAX_DESCRIPTION = 1024  # characters: a sentence or a paragraph, not a document
@@ -113,7 +114,17 @@ def description_problem(text: str) -> str | None:
     is printed to terminals by `show`: it may not carry control characters."""
     if len(text) > MAX_DESCRIPTION:
         return f"a description has at most {MAX_DESCRIPTION} characters (this one has {len(text)})"
-    found = _UNSAFE_TEXT.search(text)
+    found = unsafe_char(text)
+    if found and 0xD800 <= ord(found) <= 0xDFFF:
+        return (f"a description must be text: it holds a byte that is not valid in the locale's encoding "
+                f"(U+{ord(found):04X}); use UTF-8")
     if found:
-        return f"a description may not hold control characters (found U+{ord(found.group()):04X})"
+        return f"a description may not hold control characters (found U+{ord(found):04X})"
     return None
+
+
+def unsafe_char(text: str) -> str | None:
+    """The first character of ``text`` that could drive or reorder a terminal (a C0 or
+    C1 control, a bidirectional override or mark), or None."""
+    found = _UNSAFE_TEXT.search(text)
+    return found.group() if found else None

@@ -1,5 +1,6 @@
-"""``KeyStore.catalog_upgrade``: replacing a store's catalog, after checking every key
-against the new one, under the write lock."""
+"""Replacing a store's catalog (``KeyStore.catalog_upgrade``): every key is checked
+against the new catalog and, when the change is applied, read and changed under the
+write lock, so that a scope granted meanwhile by another process is judged too."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class UpgradeOps:
     # Provided by KeyStore:
     def _key(self, row: KeyRow, now: str | None = None) -> Key: ...  # pragma: no cover
     def _catalog_of(self, tx: "Writer") -> Catalog: ...  # pragma: no cover
-    def _use(self, catalog: Catalog, rev: str | None) -> None: ...  # pragma: no cover
+    def _use(self, catalog: Catalog, rev: str | None) -> Any: ...  # pragma: no cover
     def stored_catalog(self) -> Catalog | None: ...  # pragma: no cover
 
     def catalog_upgrade(self, ref: "Catalog | str", yes: bool = False) -> CatalogUpgrade:
@@ -36,12 +37,14 @@ class UpgradeOps:
         refuses while keys hold scopes the new catalog does not know, and otherwise adds
         the prerequisites the new catalog requires (audited) and keeps the new text.
         Applied, every key is read and changed under the write lock."""
+        from .keys import require_bool
+
+        require_bool("yes", yes)
         new = load_catalog(ref)
         old = self.stored_catalog()
         if old is None:
-            raise NotFoundError(
-                f"there is no store at {self.store.location} yet; choose the catalog of a new store with --catalog {printable(str(ref))}"
-            )
+            raise NotFoundError(f"there is no store at {printable(self.store.location, 200)} yet; choose the catalog "
+                                f"of a new store with --catalog {printable(str(ref))}")
         report = _upgrade_report(old.name, new, self.store.iter_keys(), self._key)
         if not yes:
             return report

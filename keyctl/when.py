@@ -7,6 +7,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 from .errors import InvalidWhenError
+from .text import printable
 
 _RELATIVE = re.compile(r"(\d{1,9})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -25,6 +26,7 @@ def parse_when(text: str, now: datetime) -> datetime | None:
     """The expiry time WHEN stands for, in UTC, or None for ``never``.
 
     A time that is not after ``now`` is refused, and so is one beyond the year 9999."""
+    shown = printable(text, 40)
     raw = text.strip()
     low = raw.lower()
     if low == "never":
@@ -33,28 +35,37 @@ def parse_when(text: str, now: datetime) -> datetime | None:
     if match:
         amount = int(match.group(1))
         if amount == 0:
-            raise InvalidWhenError(f"--expires '{text}' is not in the future; {_HELP}")
+            raise InvalidWhenError(f"--expires '{shown}' is not in the future; {_HELP}")
         try:
             return now + timedelta(**{_UNITS[match.group(2)]: amount})
         except OverflowError:
-            raise InvalidWhenError(f"--expires '{text}' is beyond the year 9999") from None
+            raise InvalidWhenError(f"--expires '{shown}' is beyond the year 9999") from None
     moment: datetime
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             day = date.fromisoformat(raw)
             moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         elif re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?", raw):
-            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            moment = moment.astimezone(timezone.utc)
+            moment = to_utc(datetime.fromisoformat(raw.replace("Z", "+00:00")), f"--expires '{shown}'")
         else:
             raise ValueError
-    except (ValueError, OverflowError):
-        raise InvalidWhenError(f"--expires '{text}' is not a time keyctl understands; {_HELP}") from None
+    except ValueError:
+        raise InvalidWhenError(f"--expires '{shown}' is not a time keyctl understands; {_HELP}") from None
     if moment <= now:
-        raise InvalidWhenError(f"--expires '{text}' is not in the future; {_HELP}")
+        raise InvalidWhenError(f"--expires '{shown}' is not in the future; {_HELP}")
     return moment
+
+
+def to_utc(moment: datetime, what: str = "the expiry time") -> datetime:
+    """``moment`` in UTC (no zone means UTC). InvalidWhenError when that falls outside
+    the years 1 to 9999 (9999-12-31T23:00-05:00 is in the year 10000 in UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        beyond = "beyond the year 9999" if moment.year > 1 else "before the year 1"
+        raise InvalidWhenError(f"{what} is {beyond} in UTC") from None
 
 
 def iso(moment: datetime | None) -> str | None:

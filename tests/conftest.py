@@ -26,6 +26,19 @@ def rows(db: Path, sql: str, *args) -> list[tuple]:
         conn.close()
 
 
+def store_content(db: Path) -> tuple:
+    """Every row of every table: the store's content, whatever the WAL holds (what
+    "changed nothing" compares)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return tuple(tuple(conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall())
+                     for table in ("keys", "audit", "meta"))
+    finally:
+        conn.close()
+
+
 # The seed catalog's scopes in catalog order, written out by hand from the source
 # document: an oracle independent of keyctl's catalog file (the catalog and decision
 # tests check the code against it).

@@ -8,11 +8,11 @@ In-process (CliRunner), because a real process cannot receive a NUL in its argv.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import store_content
 
 from keyctl import KeyStore
 
@@ -109,18 +109,6 @@ CASES: dict[str, Case] = {
 }
 
 
-def _state(path: Path) -> tuple:
-    """Every row of every table: the store's content, whatever the WAL holds."""
-    conn = sqlite3.connect(path)
-    try:
-        return tuple(
-            tuple(conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall())
-            for table in ("keys", "audit", "meta")
-        )
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def store(db_path: Path) -> str:
     with KeyStore(db_path) as ks:
@@ -132,7 +120,7 @@ def store(db_path: Path) -> str:
 def test_hostile_input(name: str, store: str, run, db_path: Path) -> None:
     case = CASES[name]
     args = tuple(a.replace(SECRET, store).replace(MISTYPED, _mistyped(store)) for a in case.args)
-    before = _state(db_path)
+    before = store_content(db_path)
     r = run(*args, input=case.stdin)
     assert r.code == case.code, r
     assert "Traceback" not in r.stdout + r.stderr
@@ -148,7 +136,7 @@ def test_hostile_input(name: str, store: str, run, db_path: Path) -> None:
         assert case.says in r.stdout, r
     else:
         assert "error:" not in r.stderr
-    after = _state(db_path)
+    after = store_content(db_path)
     if case.changes:
         assert len(after[0]) == len(before[0]) + case.changes
         assert len(after[1]) == len(before[1]) + case.changes
@@ -202,7 +190,7 @@ MANIFESTS = {
 def test_hostile_manifest(which: str, store: str, run, db_path: Path, tmp_path: Path) -> None:
     make, says = MANIFESTS[which]
     path = make(tmp_path)
-    before = _state(db_path)
+    before = store_content(db_path)
     r = run("apply", str(path))
     assert r.code == 2, r
     assert "Traceback" not in r.stdout + r.stderr
@@ -211,7 +199,7 @@ def test_hostile_manifest(which: str, store: str, run, db_path: Path, tmp_path: 
     assert any(says in line for line in errors), r
     assert path.name in errors[0]
     assert all(len(line) < 400 for line in errors)
-    assert _state(db_path) == before
+    assert store_content(db_path) == before
 
 
 def test_an_unknown_long_or_unprintable_key_is_named_escaped_and_cut(store: str, run) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 from ..errors import CatalogError
 from ..text import printable
+from ..tokens import unsafe_char
 from .build import build_catalog
 from .model import ALL, AUTH_KINDS, Catalog, normalize
 
@@ -125,6 +126,8 @@ def _check_top(data: dict, problems: list[str]) -> None:
         problems.append(f"the catalog's name '{_q(name)}' holds control characters")
     if "description" in data and not isinstance(data["description"], str):
         problems.append("'description' must be a string")
+    else:
+        _check_text("the catalog's description", data.get("description", ""), problems)
 
 
 def _entries(value: Any, table: str, problems: list[str]) -> Iterable[tuple[str, dict]]:
@@ -144,9 +147,19 @@ def _check_fields(where: str, entry: dict, allowed: set[str], problems: list[str
             problems.append(f"{where}: unknown field '{_q(key)}'")
     if "description" in entry and not isinstance(entry["description"], str):
         problems.append(f"{where}: 'description' must be a string")
+    else:
+        _check_text(f"{where}: 'description'", entry.get("description", ""), problems)
     for flag in ("billable", "deprecated", "hidden"):
         if flag in entry and not isinstance(entry[flag], bool):
             problems.append(f"{where}: '{flag}' must be true or false")
+
+
+def _check_text(what: str, text: str, problems: list[str]) -> None:
+    """Catalog text reaches terminals (``keyctl scopes``, completion menus): no control
+    characters or bidirectional overrides in it."""
+    found = unsafe_char(text)
+    if found:
+        problems.append(f"{what} may not hold control characters (found U+{ord(found):04X})")
 
 
 def _is_id(value: Any) -> bool:
@@ -192,7 +205,8 @@ def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) ->
                 edges[sid].append(req)
     cycle = find_cycle(list(requires), edges)
     if cycle:
-        problems.append("prerequisite cycle: " + " -> ".join(cycle))
+        shown = cycle if len(cycle) <= 12 else [*cycle[:5], f"... ({len(cycle) - 10} more)", *cycle[-5:]]
+        problems.append("prerequisite cycle: " + " -> ".join(shown))
 
 
 def find_cycle(order: list[str], edges: dict[str, list[str]]) -> list[str] | None:
@@ -292,6 +306,8 @@ def _check_operation_fields(where: str, entry: dict, oid: str, known: set[str], 
         problems.append(f"{where}: 'redacts' must be a table of portion = scope id")
         return
     for portion, scope in redacts.items():
+        if not portion or len(portion) > 64 or unsafe_char(portion) or not portion.isprintable():
+            problems.append(f"{where}: the portion name '{_q(portion)}' must be 1 to 64 printable characters")
         if not isinstance(scope, str) or scope not in known:
             problems.append(f"{where}: redacts '{_q(portion)}' with '{_q(scope)}', which names no scope")
 

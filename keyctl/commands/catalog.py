@@ -9,6 +9,7 @@ from ..app import state, subgroup
 from ..completion import complete_catalog
 from ..edge import error, note, warn
 from ..errors import EXIT_USAGE, CatalogError
+from ..text import printable
 
 # keyctl.catalog (a regex, dataclasses) is imported by the commands that use it: this
 # module is loaded on every call, --version and TAB included.
@@ -65,7 +66,7 @@ def catalog_validate(
         render.catalog_validation(file, None, exc.problems, as_json)
         if not as_json:
             for problem in exc.problems:
-                error(f"{file}: {problem}")
+                error(f"{printable(file, 200)}: {problem}")
         raise typer.Exit(EXIT_USAGE)
     render.catalog_validation(file, catalog, (), as_json)
 

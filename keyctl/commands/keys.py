@@ -319,6 +319,7 @@ def delete(
     if not yes:
         target = ks.get(ref)
         confirm(f"Delete key {target.ref} ({target.id}) for good?", yes, f"refusing to delete {target.ref}")
+        ref = target.id  # the key confirmed, even if its name meanwhile went to another
     render.key(ks.delete(ref), as_json, ks.catalog)
 
 

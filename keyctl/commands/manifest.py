@@ -21,7 +21,7 @@ STDIN_SOURCE = "<stdin>"
 def _read_manifest(path: str) -> tuple[str, str]:
     """(text, source) of FILE; ``-`` reads standard input. Refuses what cannot be a
     manifest (missing, a folder, too large, not UTF-8) before reading all of it."""
-    from ..manifest import MAX_MANIFEST_BYTES
+    from ..manifest import MAX_MANIFEST_BYTES, shown
 
     limit = MAX_MANIFEST_BYTES
     if path == "-":
@@ -31,17 +31,17 @@ def _read_manifest(path: str) -> tuple[str, str]:
         source = path
         try:
             if os.path.isdir(path):
-                raise ManifestError(f"{source}: is a folder; give the manifest file")
+                raise ManifestError(f"{shown(source)}: is a folder; give the manifest file")
             with open(path, "rb") as handle:
                 data = handle.read(limit + 1)
         except OSError as exc:
-            raise ManifestError(f"{source}: cannot be read: {exc.strerror or exc}") from None
+            raise ManifestError(f"{shown(source)}: cannot be read: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise ManifestError(f"{source}: is larger than {limit // (1024 * 1024)} MiB; split it into several manifests")
+        raise ManifestError(f"{shown(source)}: is larger than {limit // (1024 * 1024)} MiB; split it into several manifests")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ManifestError(f"{source}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise ManifestError(f"{shown(source)}: is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     return text.removeprefix("\ufeff"), source  # a BOM from a Windows editor
 
 
@@ -120,7 +120,9 @@ def apply(
     for message in planned.warnings:
         warn(message)
     if not manifest.keys:
-        warn(f"{source} holds no keys" + ("; --prune deletes every named key" if prune else ""))
+        from ..manifest import shown
+
+        warn(f"{shown(source)} holds no keys" + ("; --prune deletes every named key" if prune else ""))
     for action in planned.actions:
         for change in action.added_prerequisites:
             warn(f"{action.name}: {change.because} requires {change.scope}; added {change.scope}")

@@ -85,9 +85,12 @@ def actor() -> str:
     try:
         import getpass
 
-        return getpass.getuser()
+        name = getpass.getuser()
     except Exception:  # no name for this uid (containers): the uid will do
         return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    # $LOGNAME is anyone's to set: kept as text the store can hold (a byte the locale
+    # could not decode as \xff) and of a sane length; it is escaped where it is shown.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")[:256]
 
 
 class Writer(Protocol):

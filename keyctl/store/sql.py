@@ -18,6 +18,30 @@ _WRITABLE = frozenset({"name", "description", "scopes", "secret_hash", "hint", "
 FETCH_BATCH = 500
 
 
+def matchable(value: str | None) -> str | None:
+    """``value`` for a comparison, or None (which matches nothing) when it is text no
+    store can hold: a lone surrogate, which is how Python keeps a byte of a command
+    line or an environment that the locale could not decode."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+# KeyStore.check's one query: the key and, in the same snapshot, the catalog's revision.
+CHECK_SQL = {column: ("SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.expires_at FROM meta m "
+                      f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'")
+             for column in _LOOKUP_COLUMNS}
+
+
+def check_row(found: tuple) -> CheckRow:
+    rev, kid, name, scopes, disabled, expires_at = found
+    return CheckRow(rev, kid, name, scopes, bool(disabled), expires_at)
+
+
 class Dialect:
     """How a backend's SQL differs from SQLite's."""
 
@@ -66,7 +90,7 @@ class Reads:
     def by(self, column: str, value: str) -> KeyRow | None:
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._run(f"{_SELECT_KEY} WHERE {column} = ?", (value,)).fetchone()
+        found = self._run(f"{_SELECT_KEY} WHERE {column} = ?", (matchable(value),)).fetchone()
         return key_row(found) if found else None
 
     def rows_named(self, names: list[str]) -> dict[str, KeyRow]:
@@ -86,14 +110,8 @@ class Reads:
         None when the store does not."""
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._run(
-            "SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.expires_at FROM meta m "
-            f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'", (value,)
-        ).fetchone()
-        if found is None:
-            return None
-        rev, kid, name, scopes, disabled, expires_at = found
-        return CheckRow(rev, kid, name, scopes, bool(disabled), expires_at)
+        found = self._run(CHECK_SQL[column], (matchable(value),)).fetchone()
+        return None if found is None else check_row(found)
 
     def iter_keys(self) -> Iterator[KeyRow]:
         """Every key, oldest first, streamed from the cursor (never all in memory).
@@ -110,6 +128,8 @@ class Reads:
     def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
         """(id, name) of keys whose name or id starts with ``prefix``: for completion.
         Range scans on the indexes, never the whole table."""
+        if matchable(prefix) is None:
+            return []
         upper = prefix + "\U0010ffff"
         rows = self._run("SELECT id, name FROM keys WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
                          (prefix, upper, limit)).fetchall()
@@ -124,13 +144,13 @@ class Reads:
         args: list[Any] = []
         if key_id is not None and key_name is not None:
             sql += " WHERE key_id = ? OR key_name = ?"
-            args += [key_id, key_name]
+            args += [matchable(key_id), matchable(key_name)]
         elif key_id is not None:
             sql += " WHERE key_id = ?"
-            args.append(key_id)
+            args.append(matchable(key_id))
         elif key_name is not None:
             sql += " WHERE key_name = ?"
-            args.append(key_name)
+            args.append(matchable(key_name))
         sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import KeyctlError, StoreError, UsageError
-from .base import actor
+from ..text import printable
+from .base import CheckRow, actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .sql import Dialect, Reads, SQLWriter
+from .sql import CHECK_SQL, Dialect, Reads, SQLWriter, check_row, matchable
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
@@ -41,7 +43,7 @@ class SQLiteStore(Reads):
         if "\0" in str(path):  # sqlite3 would raise ValueError
             raise UsageError("the store path contains a NUL character")
         self.path = Path(path)
-        self.location = str(self.path)
+        self.location = printable(str(self.path), 200)  # as messages quote it: escaped, cut
         # Written into the meta table when this process creates the store (its catalog).
         self.initial_meta = initial_meta or {}
         # Told once when the store opens as a keyctl store and group or others may read
@@ -59,7 +61,7 @@ class SQLiteStore(Reads):
 
     def _fail(self, what: str, exc: BaseException | None = None) -> StoreError:
         detail = f": {exc}" if exc is not None and str(exc) else ""
-        return StoreError(f"the store {self.path} {what}{detail}")
+        return StoreError(f"the store {self.location} {what}{detail}")
 
     def _conn(self) -> sqlite3.Connection | None:
         """This thread's connection, or None when the store does not exist yet."""
@@ -103,7 +105,8 @@ class SQLiteStore(Reads):
             self._migrate(conn)
         if self.on_warning is not None and not self._warned and self.loose_permissions():
             self._warned = True
-            self.on_warning(f"the store {self.path} is readable or writable by other users; run `chmod 600 {self.path}`")
+            self.on_warning(f"the store {self.location} is readable or writable by other users; "
+                            f"run `chmod 600 {self.location}`")
         return conn
 
     def _open(self, target: str, uri: bool = False) -> sqlite3.Connection:
@@ -153,6 +156,11 @@ class SQLiteStore(Reads):
     def _target(self) -> Path:
         """Where the store's file is made: through a symbolic link, at its target."""
         if self.path.is_symlink():
+            try:
+                os.stat(self.path)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise self._fail("is a symbolic link that loops; point --db at a file") from None
             return Path(os.path.realpath(self.path))
         return self.path
 
@@ -162,28 +170,12 @@ class SQLiteStore(Reads):
         for folder in self._target().parents:
             if folder.exists():
                 if not folder.is_dir():
-                    raise self._fail(f"cannot exist: {folder} is a file, not a folder")
+                    raise self._fail(f"cannot exist: {printable(str(folder), 200)} is a file, not a folder")
                 return
 
     def translate(self, exc: BaseException, doing: str) -> StoreError:
         """SQLite's error, by its name, in words (with SQLite's own text)."""
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        text = str(exc)
-        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-            return self._fail("is damaged; restore it from a backup", exc)
-        if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
-            return self._fail("is read-only; check its permissions", exc)
-        if name.startswith("SQLITE_FULL") or "full" in text:
-            return self._fail(f"could not be {doing}: the disk is full", exc)
-        if name.startswith("SQLITE_IOERR"):
-            return self._fail(f"could not be {doing}: disk I/O error (a full disk, or a file size limit?)", exc)
-        if name.startswith("SQLITE_CANTOPEN"):
-            return self._fail("cannot be opened; check it and its folder's permissions "
-                              "(SQLite keeps a -wal and a -shm file beside it)", exc)
-        if name.startswith("SQLITE_BUSY") or "locked" in text:
-            return self._fail(f"could not be {doing}: another process held it locked for "
-                              f"{BUSY_TIMEOUT_S:g} s; try again", exc)
-        return self._fail(f"could not be {doing}", exc)
+        return self._fail(explain(exc, doing), exc)
 
     def close(self) -> None:
         with self._lock:
@@ -231,6 +223,20 @@ class SQLiteStore(Reads):
         except sqlite3.DatabaseError as exc:
             raise self.translate(exc, "read") from None
 
+    def check_row(self, column: str, value: str) -> CheckRow | None:
+        """Reads.check_row on this thread's connection directly: the hot path of a
+        service's KeyStore.check, called for every request."""
+        conn = getattr(self._local, "conn", None) or self._conn()
+        if conn is None:
+            return None
+        try:
+            found = conn.execute(CHECK_SQL[column], (matchable(value),)).fetchone()
+        except KeyError:
+            raise ValueError(f"keys are not looked up by {column}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.translate(exc, "read") from None
+        return None if found is None else check_row(found)
+
     # -- writing -----------------------------------------------------------------------
     @contextmanager
     def transaction(self, create: bool = True) -> Iterator[SQLWriter]:
@@ -245,7 +251,8 @@ class SQLiteStore(Reads):
             self._check_folder()
             self._create()
         conn = self._conn()
-        assert conn is not None
+        if conn is None:  # made, yet not there: a link that leads nowhere usable
+            raise self._fail("could not be created where its path leads; point --db at a file")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -350,6 +357,25 @@ class _Empty:
 
 
 _EMPTY = _Empty()
+
+
+def explain(exc: BaseException, doing: str) -> str:
+    """What a SQLite error means for the store, by the error's name."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return "is damaged; restore it from a backup"
+    if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+        return "is read-only; check its permissions"
+    if name.startswith("SQLITE_FULL") or "full" in text:
+        return f"could not be {doing}: the disk is full"
+    if name.startswith("SQLITE_IOERR"):
+        return f"could not be {doing}: disk I/O error (a full disk, or a file size limit?)"
+    if name.startswith("SQLITE_CANTOPEN"):
+        return "cannot be opened; check it and its folder's permissions (SQLite keeps a -wal and a -shm file beside it)"
+    if name.startswith("SQLITE_BUSY") or "locked" in text:
+        return f"could not be {doing}: another process held it locked for {BUSY_TIMEOUT_S:g} s; try again"
+    return f"could not be {doing}"
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

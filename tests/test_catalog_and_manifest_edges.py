@@ -1,0 +1,204 @@
+"""Catalog and manifest edge cases: ids that hide white space, names with white space
+inside, documents nested thousands deep, prerequisite chains a thousand long, expiry
+times beyond the year 9999 once in UTC, and limits too large for SQLite. Each is a
+clean usage error (exit 2) or simply works; none is a crash."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from conftest import rows, warnings
+
+from keyctl import KeyStore
+from keyctl.catalog import parse_catalog
+from keyctl.errors import CatalogError, InvalidWhenError, UsageError
+from keyctl.store.base import decode_scopes, encode_scopes
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+# --- ids that hide white space -------------------------------------------------------------------
+@pytest.mark.parametrize("bad", ["admin\n", "admin\r\n", "admin ", " admin", "admin\t", "ad min", "ADMIN",
+                                 "admin\u00a0", "admin\u2028"])
+def test_a_catalog_id_hiding_white_space_is_refused(bad: str, tmp_path: Path, run) -> None:
+    text = (f'name = "roles"\n\n[[scopes]]\nid = {json.dumps(bad)}\n\n'
+            f'[[scopes]]\nid = "viewer"\nrequires = [{json.dumps(bad)}]\n')
+    with pytest.raises(CatalogError):
+        parse_catalog(text)
+    path = _write(tmp_path, "roles.toml", text)
+    assert run("catalog", "validate", path).code == 2
+    # ...so no store can be made with it, and no key granted viewer can hold "admin".
+    r = run("--catalog", path, "create", "--scope", "viewer")
+    assert r.code == 2 and r.stdout == ""
+    assert not (tmp_path / "keyctl.db").exists()
+
+
+def test_scopes_are_stored_as_a_json_array_that_keeps_each_id_whole(db_path: Path) -> None:
+    tricky = frozenset({"admin\n", "viewer", "a b"})
+    assert decode_scopes(encode_scopes(tricky)) == tricky
+    assert decode_scopes(encode_scopes(tricky)) != frozenset({"admin", "viewer", "a", "b"})
+    with KeyStore(db_path) as ks:
+        ks.create(scopes=["inputs.patch", "search"], name="bob")
+    assert rows(db_path, "SELECT scopes FROM keys") == [('["inputs.get","inputs.patch","search"]',)]
+
+
+# --- white space inside a name ---------------------------------------------------------------------
+@pytest.mark.parametrize("args, suggestion", [
+    (("create", "--scope", "pre dict"), "predict"),
+    (("create", "--scope", "inputs .get"), "inputs.get"),
+    (("scope", "add", "bob", "inputs. get"), "inputs.get"),
+    (("scope", "set", "bob", "se arch"), "search"),
+    (("list", "--scope", "pre dict"), "predict"),
+    (("check", "bob", "inputs .get"), "inputs.get"),
+    (("check", "bob", "predict .call"), "predict.call"),
+])
+def test_white_space_inside_a_name_is_an_unknown_name_with_a_suggestion(args, suggestion, run) -> None:
+    run("create", "--scope", "predict", "--name", "bob")
+    r = run(*args)
+    assert r.code == 2 and r.stdout == ""
+    assert r.stderr.startswith("error: unknown ") and f"did you mean '{suggestion}'?" in r.stderr
+
+
+def test_white_space_around_a_name_case_and_the_display_form_are_accepted(run) -> None:
+    made = run("create", "--scope", " Inputs:Get ", "--scope", "PREDICT", "--json")
+    assert made.code == 0 and made.json["scopes"] == ["inputs.get", "predict.call", "predict.feedback"]
+    assert run("check", made.json["id"], " inputs.get ", "Predict:Call").code == 3
+
+
+# --- nested too deeply ----------------------------------------------------------------------------------
+DEEP = 5000
+NESTINGS = {
+    "arrays": "x = " + "[" * DEEP + "]" * DEEP + "\n",
+    "inline tables": "x = " + "{a = " * DEEP + "1" + "}" * DEEP + "\n",
+    "dotted keys": "x" + ".a" * DEEP + " = 1\n",
+    "table headers": "[x" + ".a" * DEEP + "]\n",
+}
+
+
+@pytest.mark.parametrize("nesting", NESTINGS, ids=list(NESTINGS))
+def test_a_catalog_nested_thousands_deep_is_a_clean_usage_error(nesting: str, tmp_path: Path, run) -> None:
+    path = _write(tmp_path, "deep.toml", 'name = "deep"\n' + NESTINGS[nesting])
+    for args in (("catalog", "validate", path), ("catalog", "validate", path, "--json"),
+                 ("--catalog", path, "scopes")):
+        r = run(*args)
+        assert r.code == 2, (args, r)
+        assert r.stderr.count("error: ") == len(r.stderr.splitlines()) and "bug" not in r.stderr
+    with pytest.raises(CatalogError):
+        parse_catalog(NESTINGS[nesting])
+
+
+@pytest.mark.parametrize("nesting", NESTINGS, ids=list(NESTINGS))
+def test_a_manifest_nested_thousands_deep_is_a_clean_usage_error(nesting: str, tmp_path: Path, run) -> None:
+    path = _write(tmp_path, "deep.toml", '[keys.bob]\nscopes = ["predict"]\n' + NESTINGS[nesting])
+    r = run("apply", path)
+    assert r.code == 2 and r.stdout == "", r
+    assert r.stderr.startswith("error: ") and "bug" not in r.stderr
+
+
+# --- a long prerequisite chain -----------------------------------------------------------------------------
+CHAIN = 1200
+
+
+def _chain(length: int, cycle: bool = False) -> str:
+    """s0000 requires s0001, which requires s0002, ... (and the last requires the first)."""
+    parts = ['name = "chain"']
+    for i in range(length):
+        nxt = i + 1 if i < length - 1 else (0 if cycle else None)
+        requires = f'\nrequires = ["s{nxt:04d}"]' if nxt is not None else ""
+        parts.append(f'[[scopes]]\nid = "s{i:04d}"{requires}')
+    return "\n\n".join(parts) + "\n"
+
+
+def test_a_prerequisite_chain_twelve_hundred_long_loads_closes_and_decides(tmp_path: Path, run) -> None:
+    path = _write(tmp_path, "chain.toml", _chain(CHAIN))
+    assert run("catalog", "validate", path).code == 0
+    made = run("--catalog", path, "create", "--scope", "s0000", "--name", "top", "--json")
+    assert made.code == 0 and len(made.json["scopes"]) == CHAIN
+    assert len(warnings(made.stderr)) == CHAIN - 1
+    assert run("check", "top", "s0000").code == 0
+    with KeyStore(tmp_path / "keyctl.db") as ks:
+        ks.create(scopes=["s0600"], name="middle")
+        verdict = ks.check("middle", "s0000")
+        assert verdict.outcome.value == "rejected" and len(verdict.missing_scopes) == 600
+        assert verdict.reason.endswith("add it with `keyctl scope add middle s0000`")
+        assert set(ks.show("middle").operations.values()) == {"allowed", "rejected"}
+    assert run("scope", "remove", "middle", "s1199").code == 1  # it would leave no scope
+
+
+def test_a_prerequisite_cycle_twelve_hundred_long_is_refused_briefly(tmp_path: Path, run) -> None:
+    r = run("catalog", "validate", _write(tmp_path, "cycle.toml", _chain(CHAIN, cycle=True)))
+    assert r.code == 2
+    (line,) = r.stderr.splitlines()
+    assert "prerequisite cycle: s0000 -> s0001" in line and "more" in line and len(line) < 300
+
+
+# --- beyond the year 9999, and other numbers too large ------------------------------------------------------
+BEYOND = "9999-12-31T23:00:00-05:00"  # 10000-01-01T04:00Z
+
+
+@pytest.mark.parametrize("value", [BEYOND, f'"{BEYOND}"', "0001-01-01T00:00:00+05:00", '"99999999d"'])
+def test_a_manifest_expiry_outside_the_years_1_to_9999_is_a_usage_error(value: str, tmp_path: Path,
+                                                                         run, db_path: Path) -> None:
+    path = _write(tmp_path, "team.toml", f'[keys.bob]\nscopes = ["predict"]\nexpires = {value}\n')
+    r = run("apply", path)
+    assert r.code == 2 and r.stdout == "", r
+    assert r.stderr.startswith("error: ") and "keys.bob.expires" in r.stderr and "bug" not in r.stderr
+    assert not db_path.exists()
+
+
+def test_an_expiry_beyond_9999_in_utc_is_a_usage_error_in_the_library(ks) -> None:
+    beyond = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
+    ks.create(scopes=["predict"], name="bob")
+    for call in (lambda: ks.create(scopes=["predict"], expires=beyond),
+                 lambda: ks.create(scopes=["predict"], expires=BEYOND),
+                 lambda: ks.update("bob", expires=beyond)):
+        with pytest.raises(InvalidWhenError, match="beyond the year 9999") as raised:
+            call()
+        assert raised.value.exit_code == 2
+    assert [k.expires_at for k in ks.list()] == [None]
+    latest = ks.create(scopes=["predict"], expires=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc))
+    assert latest.key.expires_at == "9999-12-31T23:59:00Z"
+
+
+@pytest.mark.parametrize("args", [("create", "--scope", "predict", "--expires", BEYOND),
+                                  ("update", "bob", "--expires", BEYOND),
+                                  ("log", "--limit", "99999999999999999999"),
+                                  ("log", "bob", "--limit", str(2**63))])
+def test_numbers_too_large_on_the_command_line_are_usage_errors(args, run) -> None:
+    run("create", "--scope", "predict", "--name", "bob")
+    r = run(*args)
+    assert r.code == 2 and r.stderr.startswith("error: ") and "bug" not in r.stderr, r
+
+
+def test_a_log_limit_too_large_is_a_usage_error_in_the_library(ks) -> None:
+    with pytest.raises(UsageError, match="--limit"):
+        list(ks.log(limit=10**20))
+    assert list(ks.log(limit=2**63 - 1)) == []
+
+
+# --- descriptions have a maximum length ---------------------------------------------------------------------
+@pytest.mark.parametrize("length, code", [(1024, 0), (1025, 2), (10 * 1024 * 1024, 2)])
+def test_a_description_is_at_most_1024_characters_everywhere(length: int, code: int, tmp_path: Path, run,
+                                                             db_path: Path) -> None:
+    text = "d" * length
+    r = run("create", "--scope", "predict", "--name", "bob", "--description", text)
+    assert r.code == code and (code == 0 or "at most 1024 characters" in r.stderr)
+    if code:
+        assert not db_path.exists()
+        with pytest.raises(UsageError, match="at most 1024"), KeyStore(db_path) as ks:
+            ks.create(scopes=["predict"], description=text)
+        manifest = _write(tmp_path, "team.toml", f'[keys.bob]\nscopes = ["predict"]\ndescription = "{text}"\n')
+        applied = run("apply", manifest)
+        assert applied.code == 2 and "keys.bob.description" in applied.stderr
+        assert len(applied.stderr) < 400
+    else:
+        assert run("update", "bob", "--description", text + "d").code == 2
+        with KeyStore(db_path) as ks:
+            assert ks.get("bob").description == text

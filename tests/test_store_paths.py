@@ -1,0 +1,65 @@
+"""Where the store is made: through a dangling symbolic link (at the link's target, 0600,
+and usable from then on), in folders keyctl creates (0700 whatever the umask), and not
+at all through a link that loops (one error line, nothing created)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def keyctl(*args: str, umask: int | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "keyctl", *args], capture_output=True, text=True, cwd=str(ROOT),
+                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+
+
+def test_a_dangling_symlink_gets_its_store_at_the_target_0600_and_stays_usable(tmp_path: Path) -> None:
+    target = tmp_path / "real" / "deeper" / "keys.db"  # its folders do not exist yet either
+    link = tmp_path / "link.db"
+    link.symlink_to(target)
+    made = keyctl("--db", str(link), "create", "--scope", "predict", "--name", "bob", umask=0o022)
+    assert made.returncode == 0, made.stderr
+    assert link.is_symlink() and target.is_file()
+    assert _mode(target) == 0o600
+    assert _mode(target.parent) == 0o700 and _mode(target.parent.parent) == 0o700
+    for args in (("list", "--json"), ("check", "bob", "predict.call"), ("scope", "add", "bob", "search")):
+        r = keyctl("--db", str(link), *args)
+        assert r.returncode == 0 and r.stderr == "", (args, r.stderr)
+    assert keyctl("--db", str(target), "show", "bob").returncode == 0  # the same store
+
+
+def test_a_relative_dangling_symlink_points_where_it_says(tmp_path: Path) -> None:
+    (tmp_path / "stores").mkdir()
+    link = tmp_path / "stores" / "link.db"
+    link.symlink_to(Path("..") / "elsewhere.db")
+    assert keyctl("--db", str(link), "create", "--scope", "predict").returncode == 0
+    assert (tmp_path / "elsewhere.db").is_file() and _mode(tmp_path / "elsewhere.db") == 0o600
+
+
+def test_a_symlink_loop_is_one_error_and_nothing_is_created(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.db"
+    loop.symlink_to(loop)
+    before = sorted(os.listdir(tmp_path))
+    r = keyctl("--db", str(loop), "create", "--scope", "predict")
+    assert r.returncode == 1 and r.stdout == ""
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("error: the store ") and "bug" not in line
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_folders_keyctl_creates_are_0700_whatever_the_umask(tmp_path: Path) -> None:
+    db = tmp_path / "a" / "b" / "keys.db"
+    made = keyctl("--db", str(db), "create", "--scope", "predict", umask=0o000)
+    assert made.returncode == 0, made.stderr
+    assert _mode(tmp_path / "a") == 0o700 and _mode(tmp_path / "a" / "b") == 0o700
+    assert _mode(db) == 0o600
+    assert made.stderr.count("warning") == 0  # nothing others can read, so nothing to warn about
