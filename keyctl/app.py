@@ -132,7 +132,7 @@ app = typer.Typer(
     name="keyctl",
     cls=KeyctlGroup,
     help=(
-        "Manage scoped API keys (Clarifai's scope model) in a local SQLite store: "
+        "Manage scoped API keys (Clarifai's scope model) in a SQLite file or a shared PostgreSQL database: "
         "create, list, scope, disable, enable, rotate and delete keys, and check what a "
         "key may do.\n\n" + EXIT_CODES_HELP + "\n\n"
         "Examples:\n\n\b\n"
@@ -157,8 +157,10 @@ def _version(value: bool) -> None:
 def _main(
     ctx: typer.Context,
     db: Optional[str] = typer.Option(
-        None, "--db", metavar="PATH", envvar="KEYCTL_DB", show_envvar=True,
-        help="The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
+        None, "--db", metavar="PATH|URL", envvar="KEYCTL_DB", show_envvar=True,
+        help="The store: a SQLite file, or a PostgreSQL database as postgresql://[USER@]HOST[:PORT]/DBNAME"
+        "[?PARAMS] (its password from ~/.pgpass or PGPASSWORD; see README \"Sharing a store\"). "
+        "Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
     ),
     catalog: Optional[str] = typer.Option(
         None, "--catalog", metavar="NAME|FILE", envvar="KEYCTL_CATALOG", show_envvar=True,

@@ -24,6 +24,7 @@ def _load() -> "typer.Typer":
     from .commands import manifest  # noqa: F401
     from .commands import secret  # noqa: F401
     from .commands import catalog  # noqa: F401
+    from .commands import store  # noqa: F401
 
     return app
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
+from .copying import CopyOps
 from .errors import (InvalidNameError, KeyctlError, KeyringError, NameTakenError, NoScopesLeftError,
                      NotFoundError, StoreError, UsageError)
 from .models import ApplyResult, Created, Key, ScopeChange
@@ -33,7 +34,7 @@ _UNSET: Any = object()
 Deliver = Callable[[Created], None]
 
 
-class KeyOps:
+class KeyOps(CopyOps):
     """The changes half of KeyStore (keyctl/api.py holds the reads and decisions)."""
 
     store: "Store"

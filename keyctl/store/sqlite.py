@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from ..errors import KeyctlError, StoreError, UsageError
 from .base import actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION, catalog_rev
-from .sql import Dialect, Reads, SQLWriter
+from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
@@ -314,6 +314,18 @@ class SQLiteStore(Reads):
         finally:
             self._local.writing = False
 
+    @contextmanager
+    def snapshot(self) -> Iterator[BoundReads]:
+        """Reads that all see the store as of the first of them (one read transaction)."""
+        conn = self._conn()
+        if conn is not None:
+            conn.execute("BEGIN")
+        try:
+            yield BoundReads(self.dialect, self._run)
+        finally:
+            if conn is not None:
+                _rollback(conn)
+
     # -- about the store -------------------------------------------------------------------
     def loose_permissions(self) -> bool:
         """True when the store file is readable or writable by group or others."""
@@ -368,22 +380,6 @@ class _Guarded:
 
     def fetchmany(self, n: int) -> list:
         return self._call(lambda: self._cursor.fetchmany(n))
-
-
-class _Empty:
-    """The answer of every read of a store that does not exist yet."""
-
-    def fetchone(self) -> None:
-        return None
-
-    def fetchall(self) -> list:
-        return []
-
-    def fetchmany(self, n: int) -> list:
-        return []
-
-
-_EMPTY = _Empty()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
