@@ -214,8 +214,11 @@ class PostgresStore(Reads):
                 conn.execute(f"BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
                 if creating:
                     self._create(conn)
-                held = dict(conn.execute(self.dialect.sql(
-                    "SELECT key, value FROM meta WHERE key IN ('schema_version', 'catalog_rev') FOR UPDATE")).fetchall())
+                rows = conn.execute(self.dialect.sql(
+                    "SELECT key, value, txid_current() FROM meta "
+                    "WHERE key IN ('schema_version', 'catalog_rev') FOR UPDATE")).fetchall()
+                held = {key: value for key, value, _ in rows}
+                self._local.xid = rows[0][2] if rows else None
                 self._upgrade(conn, self._as_version((held.get("schema_version"),)))
                 if "catalog_rev" not in held and self.initial_meta:
                     self._write_initial_meta(conn)
@@ -307,26 +310,46 @@ class PostgresStore(Reads):
                 return cursor
             return conn.execute(sql, args)
 
+        writer = SQLWriter(self.dialect, run, actor())
         self._local.writing = True
         committing = False
         try:
-            yield SQLWriter(self.dialect, run, actor())
+            yield writer
             committing = True
             conn.execute("COMMIT")
             self._known = True
         except psycopg.Error as exc:
             _rollback(conn)
+            if not self._dropped(conn):
+                raise self.translate(exc, "written") from None
+            outcome = self._outcome(self._local.xid) if committing else "aborted"
+            if outcome == "committed":
+                return  # the answer to COMMIT was lost, not the change
+            if outcome != "aborted":
+                raise KeyctlError(f"the store {self.location} lost its connection to the server while the change "
+                                  "was being committed, and whether it was made is not known; see `keyctl log`"
+                                  ) from None
             error = self.translate(exc, "written")
-            if conn.broken or conn.closed:
-                self._dropped(conn)
-                error.message += ("; it is not known whether the change was made: see `keyctl log`" if committing
-                                  else "; nothing was changed")
+            if not writer.delivered:  # else KeyStore says what the delivered output is worth
+                error.message += "; nothing was changed"
             raise error from None
         except BaseException:
             _rollback(conn)
             raise
         finally:
             self._local.writing = False
+
+    def _outcome(self, xid: int | None) -> str | None:
+        """What became of a transaction whose COMMIT went unanswered: asked on a new
+        connection ('committed', 'aborted'), or None when nobody can tell."""
+        if xid is None:
+            return None
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, **self._extra) as conn:
+                found = conn.execute("SELECT txid_status(%s)", (xid,)).fetchone()
+        except psycopg.Error:
+            return None
+        return found[0] if found else None
 
     # -- errors ------------------------------------------------------------------------
     def _text(self, exc: BaseException) -> str:
