@@ -196,6 +196,12 @@ def test_the_roles_of_roles_sql(pg_server, database, run, sh, tmp_path):
     assert owners == [(owner,)]
 
 
+def test_the_readme_shows_the_rights_roles_sql_grants(run):
+    block = (ROOT / "README.md").read_text().split("```sql\n", 1)[1].split("```", 1)[0]
+    printed = run("roles-sql").stdout.splitlines()
+    assert block.count("GRANT") == 5 and all(line in printed for line in block.splitlines())
+
+
 # --- writers at once, schema versions ----------------------------------------------------------------
 def test_four_processes_of_fifty_creates_race_to_create_the_store_and_lose_nothing(pg_server, pg_url, pg_schema,
                                                                                   tmp_path):
