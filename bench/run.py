@@ -4,6 +4,7 @@
     python bench/run.py              # 15 interleaved runs per measurement
     python bench/run.py --runs 25    # more runs on a noisy machine
     python bench/run.py --python /tmp/venv/bin/python   # the keyctl installed in a venv
+    python bench/run.py --no-postgres   # without the PostgreSQL rows (bench/postgres.py)
 
 Builds what it needs in a temporary folder (a store of 10 keys, a store of 100,000 keys,
 a 10,000-key manifest), runs every process measurement and its baseline alternately in
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from keyctl import KeyStore, tokens
+from keyctl.store.base import encode_scopes
 
 BIG = 100_000
 SMALL = 10
@@ -179,7 +181,8 @@ def build_big(path: Path) -> str:
             stamp = (base + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
             values = {
                 "id": tokens.new_id(), "name": f"user-{i:06d}", "description": None,
-                "scopes": SCOPE_SETS[i % len(SCOPE_SETS)], "secret_hash": tokens.hash_secret(s),
+                "scopes": encode_scopes(frozenset(SCOPE_SETS[i % len(SCOPE_SETS)].split())),
+                "secret_hash": tokens.hash_secret(s),
                 "hint": tokens.hint(s), "created_at": stamp, "updated_at": stamp,
                 "expires_at": None, "disabled": 0, "in_keyring": 0, "expires_spec": None,
             }
@@ -315,6 +318,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15, help="runs per measurement (at least 10 for a table to commit)")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter to measure, with keyctl installed (default: this one)")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="leave out the PostgreSQL rows (they start a throwaway server; bench/postgres.py)")
     args = parser.parse_args()
     global PYTHON
     PYTHON = os.path.abspath(args.python)
@@ -324,12 +329,12 @@ def main() -> int:
     keyctl_bin = find_keyctl()
     tmp = Path(tempfile.mkdtemp(prefix="keyctl-bench-"))
     try:
-        return bench(keyctl_bin, tmp, args.runs)
+        return bench(keyctl_bin, tmp, args.runs, not args.no_postgres)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def bench(kc: str, tmp: Path, runs: int) -> int:
+def bench(kc: str, tmp: Path, runs: int, postgres: bool = True) -> int:
     base_env = dict(os.environ)
     base_env.update({"NO_COLOR": "1", "XDG_DATA_HOME": str(tmp / "xdg"),
                      "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
@@ -456,6 +461,11 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     rows.append(Row(f"`KeyStore.check(secret, operation)` on {BIG:,} keys vs stdlib hash + SELECT, in one process",
                     f"{rate:,.0f}/s", f"{floor_rate:,.0f}/s", f"{rate / floor_rate:.2f}×", "≥ 50,000/s",
                     "pass" if rate >= 50_000 else "FAIL"))
+
+    if postgres:
+        from postgres import measure  # bench/postgres.py, beside this script
+
+        rows += measure(sys.modules[__name__], kc, runs, big, small, secret, manifest, env)
 
     print_table(rows, runs, kc)
     return 1 if any(r.verdict == "FAIL" for r in rows) else 0

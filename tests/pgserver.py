@@ -32,6 +32,10 @@ PASSWORD_ROLE, PASSWORD = "keyctl_pw", "right-password"
 HBA = f"local all {PASSWORD_ROLE} scram-sha-256\nlocal all all trust\n"
 
 
+class Unavailable(Exception):
+    """No server can be started here; the message says why."""
+
+
 def unavailable(reason: str) -> None:
     if os.environ.get("KEYCTL_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"KEYCTL_REQUIRE_POSTGRES=1 but no PostgreSQL server could be started: {reason}", pytrace=False)
@@ -62,12 +66,12 @@ class PgServer:
         p = subprocess.run([*self.as_postgres, os.path.join(self.bindir, tool), *args], capture_output=True,
                            text=True, timeout=120, cwd="/")
         if p.returncode != 0:
-            unavailable(f"{tool} failed: {(p.stderr or p.stdout).strip()[-400:]}")
+            raise Unavailable(f"{tool} failed: {(p.stderr or p.stdout).strip()[-400:]}")
 
     def initialise(self) -> None:
         if self.as_postgres:
             if shutil.which("runuser") is None:
-                unavailable("the tests run as root and runuser is missing")
+                raise Unavailable("running as root, and runuser is missing")
             shutil.chown(self.root, user="postgres")
         self.root.chmod(0o755)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
@@ -85,6 +89,11 @@ class PgServer:
     def stop(self, mode: str = "immediate") -> None:
         subprocess.run([*self.as_postgres, os.path.join(self.bindir, "pg_ctl"), "-D", str(self.data), "-m", mode,
                         "-w", "stop"], capture_output=True, timeout=120, cwd="/")
+
+    def remove(self) -> None:
+        """Stop the server (if it runs) and delete its folder."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, schema: str | None = None, user: str = "postgres", database: str = DATABASE,
             password: str | None = None) -> str:
@@ -104,23 +113,34 @@ class PgServer:
             return rows
 
 
+def start_server() -> PgServer:
+    """A new server in a new temporary folder (bench/postgres.py uses it too)."""
+    bindir = _bindir()
+    if bindir is None:
+        raise Unavailable("initdb and pg_ctl were not found (apt-get install postgresql)")
+    server = PgServer(Path(tempfile.mkdtemp(prefix="keyctl-pg-")), bindir)  # short: socket paths are limited
+    try:
+        server.initialise()
+    except BaseException:
+        server.remove()
+        raise
+    return server
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     try:
         import psycopg  # noqa: F401
     except ImportError as exc:
         unavailable(f"psycopg is not installed ({exc}); pip install -e '.[test]'")
-    bindir = _bindir()
-    if bindir is None:
-        unavailable("initdb and pg_ctl were not found (apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="keyctl-pg-"))  # short: a unix socket path is limited
-    server = PgServer(root, bindir)
     try:
-        server.initialise()
+        server = start_server()
+    except Unavailable as exc:
+        unavailable(str(exc))
+    try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture

@@ -14,18 +14,13 @@ from ..edge import open_keystore
 from ..text import printable
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
+SOURCE = Annotated[str, typer.Argument(metavar="SOURCE", help="The store to copy: a SQLite file or a postgresql:// URL.")]
+DEST = Annotated[str, typer.Argument(metavar="DEST", help="An empty store to copy into: a SQLite file or a "
+                                     "postgresql:// URL (created when missing).")]
 
 
 @app.command()
-def copy(
-    ctx: typer.Context,
-    source: Annotated[str, typer.Argument(
-        metavar="SOURCE", help="The store to copy: a SQLite file or a postgresql:// URL.")],
-    dest: Annotated[str, typer.Argument(
-        metavar="DEST", help="An empty store to copy into: a SQLite file or a postgresql:// URL (created "
-        "when missing).")],
-    as_json: JSON = False,
-) -> None:
+def copy(ctx: typer.Context, source: SOURCE, dest: DEST, as_json: JSON = False) -> None:
     """Copy a whole store into an empty one, from any backend to any backend: every key
     with its secret's hash (so every secret keeps working), the audit trail with its
     times and users, and the catalog.

@@ -33,7 +33,7 @@ from ..errors import KeyctlError, NameTakenError, StoreError, UsageError
 from . import pg_schema, pg_url
 from .base import actor
 from .migrations import catalog_rev
-from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter
+from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all
 
 LOCK_TIMEOUT_S = 30  # as long as SQLite's busy timeout
 CONNECT_TIMEOUT_S = 10
@@ -141,14 +141,7 @@ class PostgresStore(Reads):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        with self._lock:
-            every, self._every = self._every, []
-        for conn in every:
-            try:
-                conn.close()
-            except psycopg.Error:  # pragma: no cover - closing is best effort
-                pass
-        self._local = threading.local()
+        close_all(self, psycopg.Error)
 
     # -- the schema ----------------------------------------------------------------------
     def _version(self, conn: psycopg.Connection) -> int | None:

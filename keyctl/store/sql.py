@@ -6,6 +6,7 @@ differences (placeholders, upsert, error translation).
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Iterator
 
 from .base import KEY_COLUMNS, AuditRow, CheckRow, KeyRow, encode_scopes, key_row
@@ -53,6 +54,19 @@ def stored_change(changes: dict[str, Any]) -> dict[str, Any]:
         if flag in out:
             out[flag] = int(out[flag])
     return out
+
+
+def close_all(store: Any, error: type[BaseException]) -> None:
+    """Close every connection a store opened, whichever thread opened it (best effort:
+    ``error``, the driver's, is ignored); a thread that reads again gets a new one."""
+    with store._lock:
+        every, store._every = store._every, []
+    for conn in every:
+        try:
+            conn.close()
+        except error:  # pragma: no cover
+            pass
+    store._local = threading.local()
 
 
 class _Empty:

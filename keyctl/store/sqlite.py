@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from ..errors import KeyctlError, StoreError, UsageError
 from .base import actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION, catalog_rev
-from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter
+from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
@@ -186,14 +186,7 @@ class SQLiteStore(Reads):
         return self._fail(f"could not be {doing}", exc)
 
     def close(self) -> None:
-        with self._lock:
-            every, self._every = self._every, []
-        for conn in every:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing is best effort
-                pass
-        self._local = threading.local()
+        close_all(self, sqlite3.Error)
 
     # -- creating and migrating ---------------------------------------------------------
     def _make_folders(self, folder: Path) -> None:
