@@ -150,6 +150,26 @@ def test_the_server_stopped_mid_apply_applies_nothing(pg_server, pg_url, tmp_pat
     service.close()
 
 
+def test_a_forked_child_opens_a_session_of_its_own(pg_url):
+    """A pre-forking server loads keyctl in the parent: its workers must not share the
+    parent's connection (two processes on one socket mix up their answers)."""
+    with KeyStore(pg_url) as ks:
+        secret = ks.create(scopes=["search"]).secret
+        parent = ks.store._one("SELECT pg_backend_pid()")[0]
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its own session, then the same checks as ever
+            ok = ks.check(secret, "search").outcome is Outcome.ALLOWED
+            os.write(write, f"{ks.store._one('SELECT pg_backend_pid()')[0]} {ok}".encode())
+            ks.close()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        child, ok = os.read(read, 100).decode().split()
+        assert (int(child) != parent, ok) == (True, "True")
+        assert ks.store._one("SELECT pg_backend_pid()")[0] == parent  # the parent's session lives on
+        assert ks.check(secret, "search").outcome is Outcome.ALLOWED
+
+
 def test_the_name_constraint_is_the_name_taken_error(pg_url):
     with KeyStore(pg_url) as ks:
         ks.create(scopes=["search"], name="ci")

@@ -20,6 +20,7 @@ is imported only then.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from contextlib import contextmanager
@@ -94,6 +95,7 @@ class PostgresStore(Reads):
         self._every: list[psycopg.Connection] = []
         self._lock = threading.Lock()
         self._known = False  # keyctl's tables are there, at this keyctl's version
+        self._pid = os.getpid()
 
     # -- connections ---------------------------------------------------------------------
     def _fail(self, what: str, detail: str = "", advice: str = "") -> StoreError:
@@ -104,7 +106,11 @@ class PostgresStore(Reads):
     def _conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed:
-            return conn
+            if self._pid == os.getpid():
+                return conn
+            # A forked child (a pre-forking server) must not speak on its parent's
+            # sockets, nor close them: it forgets them and opens its own.
+            self._local, self._every, self._pid = threading.local(), [], os.getpid()
         try:
             conn = psycopg.connect(self.conninfo, autocommit=True, **self._extra)
         except psycopg.Error as exc:
