@@ -50,11 +50,11 @@ def _python_warning(message: str) -> None:
 
 
 class KeyStore(KeyOps):
-    """API keys in a store (a SQLite file), judged by the store's scope catalog."""
+    """API keys in a store (a SQLite file or a PostgreSQL database), judged by its catalog."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None,
                  on_warning: Callable[[str], None] | None = None) -> None:
-        """``path``: the store (default $KEYCTL_DB, else the user's data folder).
+        """``path``: a SQLite path or postgresql:// URL (default $KEYCTL_DB, else the user's data folder).
         ``catalog``: a Catalog, a built-in name or a catalog file for a new store
         (default $KEYCTL_CATALOG, else ``clarifai``); an existing store keeps its own,
         and naming a different one is an error (see :meth:`catalog_upgrade`)."""

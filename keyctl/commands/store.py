@@ -14,7 +14,8 @@ from ..edge import open_keystore
 from ..text import printable
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
-SOURCE = Annotated[str, typer.Argument(metavar="SOURCE", help="The store to copy: a SQLite file or a postgresql:// URL.")]
+SOURCE = Annotated[str, typer.Argument(
+    metavar="SOURCE", help="The store to copy: a SQLite file or a postgresql:// URL.")]
 DEST = Annotated[str, typer.Argument(metavar="DEST", help="An empty store to copy into: a SQLite file or a "
                                      "postgresql:// URL (created when missing).")]
 

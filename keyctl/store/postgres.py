@@ -252,8 +252,8 @@ class PostgresStore(Reads):
         meta = dict(self.initial_meta)
         meta.setdefault("catalog_rev", catalog_rev(meta.get("catalog_text", meta.get("catalog", ""))))
         with conn.cursor() as cur:
-            cur.executemany(self.dialect.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"),
-                            list(meta.items()))
+            cur.executemany(self.dialect.sql(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), list(meta.items()))
 
     # -- reading -----------------------------------------------------------------------
     def _run(self, sql: str, args: tuple | list = ()) -> Any:
