@@ -14,9 +14,7 @@ Where no server can be started, the rows say why (n/a) and the run goes on.
 
 from __future__ import annotations
 
-import hashlib
 import sys
-import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -43,37 +41,16 @@ def _server():
     return start_server()
 
 
-def library_rate(url: str, secret: str, runs: int, median: Callable) -> tuple[float, float]:
+def library_rate(h: ModuleType, url: str, secret: str, runs: int) -> tuple[float, float]:
     import psycopg
 
-    from keyctl import KeyStore
-
-    ks = KeyStore(url)
-    cursor = psycopg.connect(url, autocommit=True).cursor()
+    conn = psycopg.connect(url, autocommit=True)
+    cursor = conn.cursor()
     sql = "SELECT id, name, scopes, disabled, expires_at FROM keyctl.keys WHERE secret_hash = %s"
-    n = 20_000
-
-    def keyctl_round() -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            ks.check(secret, "inputs.get")
-        return n / (time.perf_counter() - start)
-
-    def floor_round() -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            cursor.execute(sql, (hashlib.sha256(secret.encode()).hexdigest(),)).fetchone()
-        return n / (time.perf_counter() - start)
-
-    assert ks.check(secret, "inputs.get").outcome.value == "redacted"
-    keyctl_round(), floor_round()  # warm-up: prepared statements, caches
-    k, b = [], []
-    for _ in range(runs):
-        k.append(keyctl_round())
-        b.append(floor_round())
-    ks.close()
-    cursor.connection.close()
-    return median(k), median(b)
+    try:
+        return h.library_rate(url, secret, runs, lambda x: cursor.execute(sql, (x,)).fetchone())
+    finally:
+        conn.close()
 
 
 def measure(h: ModuleType, kc: str, runs: int, big: Path, small: Path, secret: str, manifest: Path,
@@ -108,7 +85,7 @@ def measure(h: ModuleType, kc: str, runs: int, big: Path, small: Path, secret: s
         h.run_pairs(pairs[:1], runs)
         h.run_pairs(pairs[1:], runs, warmup=1)
         h.log("bench: PostgreSQL: KeyStore.check in one process")
-        rate, floor = library_rate(url, secret, runs, h.median)
+        rate, floor = library_rate(h, url, secret, runs)
     finally:
         server.remove()
     return [
