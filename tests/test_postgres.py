@@ -105,11 +105,27 @@ def test_the_password_is_never_shown(pg_server, pg_schema, run, tmp_path):
 
 # --- faults: one error line each, nothing partly written ----------------------------------------
 def test_a_server_that_cannot_be_reached_or_a_database_that_is_missing(pg_server, tmp_path, run, sh):
-    nowhere = f"postgresql://ann@/keyctl?host={tmp_path}"
+    nowhere = f"postgresql://ann@/keyctl?host={tmp_path}"  # no server's socket there
     for args in (("list",), ("create", "-s", "search"), ("check", "ci", "search")):
         one_error(run("--db", nowhere, *args), "cannot be reached", "is the server running")
+    one_error(run("--db", "postgresql://ann:hunter22@127.0.0.1:1/keyctl", "list"), "cannot be reached",
+              "Connection refused", "ann:***@127.0.0.1:1")
     one_error(sh("--db", nowhere, "check", "ci", "search"), "cannot be reached")  # the fast path
     one_error(run("--db", pg_server.url(database="nowhere"), "list"), "database that does not exist")
+
+
+def test_a_lock_held_too_long_is_one_error_and_writes_nothing(pg_server, pg_url, pg_schema, run, monkeypatch):
+    import psycopg
+
+    from keyctl.store import postgres
+
+    assert run("--db", pg_url, "create", "-n", "ci", "-s", "search").code == 0
+    monkeypatch.setattr(postgres, "LOCK_TIMEOUT_S", 1)
+    with psycopg.connect(pg_server.url(pg_schema)) as other:  # another writer, in the middle of its change
+        other.execute(f"SELECT value FROM {pg_schema}.meta WHERE key = 'schema_version' FOR UPDATE")
+        for args in (("create", "-n", "late", "-s", "search"), ("scope", "add", "ci", "predict")):
+            one_error(run("--db", pg_url, *args), "another process held it locked for 1 s", "try again")
+    assert [(k["name"], k["scopes"]) for k in run("--db", pg_url, "list", "--json").json] == [("ci", ["search"])]
 
 
 def test_a_role_without_rights(pg_server, pg_url, pg_schema, run):
