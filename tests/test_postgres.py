@@ -120,11 +120,11 @@ def test_a_lock_held_too_long_is_one_error_and_writes_nothing(pg_server, pg_url,
     from keyctl.store import postgres
 
     assert run("--db", pg_url, "create", "-n", "ci", "-s", "search").code == 0
-    monkeypatch.setattr(postgres, "LOCK_TIMEOUT_S", 1)
+    monkeypatch.setattr(postgres, "LOCK_TIMEOUT_S", 0.25)
     with psycopg.connect(pg_server.url(pg_schema)) as other:  # another writer, in the middle of its change
         other.execute(f"SELECT value FROM {pg_schema}.meta WHERE key = 'schema_version' FOR UPDATE")
         for args in (("create", "-n", "late", "-s", "search"), ("scope", "add", "ci", "predict")):
-            one_error(run("--db", pg_url, *args), "another process held it locked for 1 s", "try again")
+            one_error(run("--db", pg_url, *args), "another process held it locked for 0.25 s", "try again")
     assert [(k["name"], k["scopes"]) for k in run("--db", pg_url, "list", "--json").json] == [("ci", ["search"])]
 
 

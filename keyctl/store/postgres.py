@@ -210,7 +210,8 @@ class PostgresStore(Reads):
                     if version is None and not create:
                         raise self._fail("does not exist")
                     creating = version is None
-                conn.execute(f"BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
+                conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED; "
+                             f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S * 1000:.0f}ms'")
                 if creating:
                     self._create(conn)
                 rows = conn.execute(self.dialect.sql(
@@ -373,7 +374,7 @@ class PostgresStore(Reads):
             return self._fail(f"cannot be {doing} by the role {self._role()}", text,
                               "keyctl's roles and their rights: `keyctl roles-sql`")
         if isinstance(exc, pg.LockNotAvailable):
-            return self._fail(f"could not be {doing}: another process held it locked for {LOCK_TIMEOUT_S} s",
+            return self._fail(f"could not be {doing}: another process held it locked for {LOCK_TIMEOUT_S:g} s",
                               text, "try again")
         if isinstance(exc, (pg.SerializationFailure, pg.DeadlockDetected)):
             return self._fail(f"could not be {doing}: another process changed it at the same time", text,
