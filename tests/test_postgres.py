@@ -171,18 +171,18 @@ def test_a_forked_child_opens_a_session_of_its_own(pg_url):
     parent's connection (two processes on one socket mix up their answers)."""
     with KeyStore(pg_url) as ks:
         secret = ks.create(scopes=["search"]).secret
-        parent = ks.store._one("SELECT pg_backend_pid()")[0]
+        parent = ks.store._run("SELECT pg_backend_pid()").fetchone()[0]
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: its own session, then the same checks as ever
             ok = ks.check(secret, "search").outcome is Outcome.ALLOWED
-            os.write(write, f"{ks.store._one('SELECT pg_backend_pid()')[0]} {ok}".encode())
+            os.write(write, f"{ks.store._run('SELECT pg_backend_pid()').fetchone()[0]} {ok}".encode())
             ks.close()
             os._exit(0)
         os.waitpid(pid, 0)
         child, ok = os.read(read, 100).decode().split()
         assert (int(child) != parent, ok) == (True, "True")
-        assert ks.store._one("SELECT pg_backend_pid()")[0] == parent  # the parent's session lives on
+        assert ks.store._run("SELECT pg_backend_pid()").fetchone()[0] == parent  # the parent's session lives on
         assert ks.check(secret, "search").outcome is Outcome.ALLOWED
 
 

@@ -196,6 +196,12 @@ def test_copy_there_and_back_keeps_every_key_secret_entry_and_the_catalog(locati
         assert [e.action for e in final.log()][:3] == ["copy", "copy", "disable"]
 
 
+def test_copy_of_a_store_that_does_not_exist_creates_nothing(location, elsewhere, request):
+    with KeyStore(location) as nothing, pytest.raises(NotFoundError, match="no store at"):
+        nothing.copy_to(elsewhere)
+    assert not made(location, request) and not made(elsewhere, request)
+
+
 def test_copy_refuses_a_store_that_is_not_empty(location, elsewhere):
     with KeyStore(location) as source, KeyStore(elsewhere) as other:
         source.create(scopes=["search"], name="ours")

@@ -1,7 +1,7 @@
 """The storage interface: what keyctl keeps (keys, the audit trail, the store's own
 settings such as its catalog) and the operations the layers above may use. A backend
-(keyctl/store/sqlite.py, keyctl/store/postgres.py) implements it; nothing above the store knows which one it
-talks to, and only backends speak SQL.
+(keyctl/store/sqlite.py, keyctl/store/postgres.py) implements it; nothing above the
+store knows which one it talks to, and only backends speak SQL.
 
 Every change happens inside :meth:`Store.transaction`, which yields a :class:`Writer`:
 the write lock is taken first, and the writer's reads (``row``, ``meta``,

@@ -257,15 +257,13 @@ class PostgresStore(Reads):
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), list(meta.items()))
 
     # -- reading -----------------------------------------------------------------------
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
+        """``one``: on a cursor this thread keeps (the path of every check: a new cursor
+        per call costs more than the query over a local socket)."""
         text = self.dialect.sql(sql)
+        if one:
+            return self._attempt(lambda conn: self._cursor(conn).execute(text, args))
         return self._attempt(lambda conn: conn.execute(text, args))
-
-    def _one(self, sql: str, args: tuple | list = ()) -> Any:
-        """One row, read on a cursor this thread keeps (the path of every check: a new
-        cursor per call costs more than the query over a local socket)."""
-        text = self.dialect.sql(sql)
-        return self._attempt(lambda conn: self._cursor(conn).execute(text, args)).fetchone()
 
     def _cursor(self, conn: psycopg.Connection) -> psycopg.Cursor:
         kept = getattr(self._local, "cursor", None)

@@ -90,17 +90,15 @@ class Reads:
 
     dialect: Dialect
 
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
+        """A cursor on the query's rows. ``one``: only its first row will be read (a
+        backend may then run it on a cursor it keeps)."""
         raise NotImplementedError
-
-    def _one(self, sql: str, args: tuple | list = ()) -> Any:
-        """The first row of a query, or None (a backend may run it on a cursor it keeps)."""
-        return self._run(sql, args).fetchone()
 
     def by(self, column: str, value: str) -> KeyRow | None:
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._one(f"{_SELECT_KEY} WHERE {column} = ?", (value,))
+        found = self._run(f"{_SELECT_KEY} WHERE {column} = ?", (value,), True).fetchone()
         return key_row(found) if found else None
 
     def rows_named(self, names: list[str]) -> dict[str, KeyRow]:
@@ -120,10 +118,10 @@ class Reads:
         None when the store does not."""
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._one(
+        found = self._run(
             "SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.expires_at FROM meta m "
-            f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'", (value,)
-        )
+            f"LEFT JOIN keys k ON k.{column} = ? WHERE m.key = 'catalog_rev'", (value,), True
+        ).fetchone()
         if found is None:
             return None
         rev, kid, name, scopes, disabled, expires_at = found
@@ -189,12 +187,12 @@ class Reads:
             yield AuditRow(at, who, action, kid, kname, json.loads(details))
 
     def meta(self, key: str) -> str | None:
-        found = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        found = self._run("SELECT value FROM meta WHERE key = ?", (key,), True).fetchone()
         return found[0] if found else None
 
     def counts(self) -> dict[str, int]:
         """Keys by stored state (``disabled`` and ``enabled``); expiry is judged above."""
-        found = self._one("SELECT count(*), coalesce(sum(disabled), 0) FROM keys")
+        found = self._run("SELECT count(*), coalesce(sum(disabled), 0) FROM keys", (), True).fetchone()
         total, disabled = found if found else (0, 0)
         return {"total": int(total), "disabled": int(disabled)}
 
@@ -207,7 +205,7 @@ class BoundReads(Reads):
         self.dialect = dialect
         self._runner = run
 
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
         return self._runner(self.dialect.sql(sql), args)
 
 

@@ -263,7 +263,7 @@ class SQLiteStore(Reads):
             raise self._fail("could not be upgraded to this keyctl's schema", exc) from None
 
     # -- reading -----------------------------------------------------------------------
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
         conn = self._conn()
         if conn is None:
             return _EMPTY
