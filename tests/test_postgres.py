@@ -117,10 +117,10 @@ def test_a_server_that_cannot_be_reached_or_a_database_that_is_missing(pg_server
 def test_a_lock_held_too_long_is_one_error_and_writes_nothing(pg_server, pg_url, pg_schema, run, monkeypatch):
     import psycopg
 
-    from keyctl.store import postgres
+    from keyctl.store import pg_errors
 
     assert run("--db", pg_url, "create", "-n", "ci", "-s", "search").code == 0
-    monkeypatch.setattr(postgres, "LOCK_TIMEOUT_S", 0.25)
+    monkeypatch.setattr(pg_errors, "LOCK_TIMEOUT_S", 0.25)
     with psycopg.connect(pg_server.url(pg_schema)) as other:  # another writer, in the middle of its change
         other.execute(f"SELECT value FROM {pg_schema}.meta WHERE key = 'schema_version' FOR UPDATE")
         for args in (("create", "-n", "late", "-s", "search"), ("scope", "add", "ci", "predict")):

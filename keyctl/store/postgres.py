@@ -8,8 +8,9 @@ is imported only then.
   the server dropped (a restart) is replaced once, so a long-lived service goes on.
 * Every write is one READ COMMITTED transaction that first locks the
   ``schema_version`` row of ``meta`` (``SELECT ... FOR UPDATE``): writers queue on it
-  as SQLite's ``BEGIN IMMEDIATE`` makes them queue, for up to LOCK_TIMEOUT_S, and
-  whatever a change reads after it is the store as it is under the lock. A row lock
+  as SQLite's ``BEGIN IMMEDIATE`` makes them queue (for up to LOCK_TIMEOUT_S, in
+  keyctl/store/pg_errors.py with the messages), and whatever a change reads after it
+  is the store as it is under the lock. A row lock
   and not an advisory lock: PostgreSQL-compatible servers that lack advisory locks
   have row locks.
 * The first write creates the schema and tables inside its own transaction, so a
@@ -30,13 +31,13 @@ import psycopg
 from psycopg import errors as pg
 from psycopg.conninfo import conninfo_to_dict
 
-from ..errors import KeyctlError, NameTakenError, StoreError, UsageError
-from . import pg_schema, pg_url
+from ..errors import KeyctlError, UsageError
+from . import pg_errors, pg_schema, pg_url
+from .pg_errors import PgMessages, one_line
 from .base import actor
 from .migrations import catalog_rev
 from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all
 
-LOCK_TIMEOUT_S = 30  # as long as SQLite's busy timeout
 CONNECT_TIMEOUT_S = 10
 _TABLE = re.compile(r"\b(FROM|JOIN|INTO|UPDATE)\s+(keys|meta|audit)\b")
 _SCHEMA_NAME = re.compile(r"[A-Za-z0-9_$-]{1,63}")
@@ -67,7 +68,7 @@ class PostgresDialect(Dialect):
         return "seq"
 
 
-class PostgresStore(Reads):
+class PostgresStore(PgMessages, Reads):
     """The store in the schema of the database that ``url`` names."""
 
     def __init__(self, url: str, initial_meta: dict[str, str] | None = None,
@@ -79,7 +80,7 @@ class PostgresStore(Reads):
             self.params = conninfo_to_dict(self.conninfo)
         except psycopg.Error as exc:
             raise UsageError(f"{self.location} is not a PostgreSQL URL keyctl can use: "
-                             f"{pg_url.scrub(_one_line(exc), url)}") from None
+                             f"{pg_url.scrub(one_line(exc), url)}") from None
         self.schema = pg_url.schema_of(self.params.get("options"))
         if not _SCHEMA_NAME.fullmatch(self.schema):
             raise UsageError(f"the schema '{self.schema}' of {self.location}: keyctl's schema name is 1 to 63 "
@@ -98,11 +99,6 @@ class PostgresStore(Reads):
         self._pid = os.getpid()
 
     # -- connections ---------------------------------------------------------------------
-    def _fail(self, what: str, detail: str = "", advice: str = "") -> StoreError:
-        """``the store URL WHAT (DETAIL); ADVICE``, the URL's password hidden."""
-        return StoreError(f"the store {self.location} {what}" + (f" ({detail})" if detail else "")
-                          + (f"; {advice}" if advice else ""))
-
     def _conn(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed:
@@ -158,17 +154,6 @@ class PostgresStore(Reads):
             return None
         return self._as_version(found)
 
-    def _as_version(self, found: Any) -> int:
-        try:
-            return int(found[0])
-        except (TypeError, ValueError):
-            raise self._fail(f"is not keyctl's: the schema {self.schema} holds a table 'meta' without keyctl's "
-                             "schema version; name another schema with ?options=-csearch_path%3DNAME") from None
-
-    def _newer(self, version: int) -> StoreError:
-        return self._fail(f"was written by a newer keyctl (schema {version}; this keyctl knows up to "
-                          f"{pg_schema.version()}); upgrade keyctl to use it")
-
     def _ready(self, conn: psycopg.Connection) -> bool:
         """True when keyctl's tables are there; an older schema is upgraded first."""
         if self._known:
@@ -211,7 +196,7 @@ class PostgresStore(Reads):
                         raise self._fail("does not exist")
                     creating = version is None
                 conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED; "
-                             f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S * 1000:.0f}ms'")
+                             f"SET LOCAL lock_timeout = '{pg_errors.LOCK_TIMEOUT_S * 1000:.0f}ms'")
                 if creating:
                     self._create(conn)
                 rows = conn.execute(self.dialect.sql(
@@ -349,48 +334,6 @@ class PostgresStore(Reads):
             return None
         return found[0] if found else None
 
-    # -- errors ------------------------------------------------------------------------
-    def _text(self, exc: BaseException) -> str:
-        """The driver's message on one line, without the password."""
-        text = re.sub(r"^(connection failed|connection is bad): ", "", _one_line(exc))
-        return pg_url.scrub(text, self.url)
-
-    def _role(self) -> str:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not conn.closed:
-            return conn.info.user
-        return self.params.get("user") or "you connect as"
-
-    def translate(self, exc: BaseException, doing: str) -> KeyctlError:
-        """psycopg's error, by its SQLSTATE (or libpq's words before there is a session),
-        as one of keyctl's: one line that names the store, the problem and what to do."""
-        text = self._text(exc)
-        state = getattr(exc, "sqlstate", None) or ""
-        if isinstance(exc, pg.UniqueViolation) and exc.diag.constraint_name == pg_schema.NAME_CONSTRAINT:
-            return NameTakenError("the name is taken by another key; choose another name")
-        if isinstance(exc, pg.InsufficientPrivilege):
-            return self._fail(f"cannot be {doing} by the role {self._role()}", text,
-                              "keyctl's roles and their rights: `keyctl roles-sql`")
-        if isinstance(exc, pg.LockNotAvailable):
-            return self._fail(f"could not be {doing}: another process held it locked for {LOCK_TIMEOUT_S:g} s",
-                              text, "try again")
-        if isinstance(exc, (pg.SerializationFailure, pg.DeadlockDetected)):
-            return self._fail(f"could not be {doing}: another process changed it at the same time", text,
-                              "try again")
-        if state.startswith("28") or re.search(r"password authentication failed|no password supplied|"
-                                               r"authentication failed|role \S+ does not exist", text):
-            return self._fail("refused the login", text, "check the user name and its password (~/.pgpass, "
-                              "PGPASSWORD or a service file; never in the URL on a command line)")
-        if state == "3D000" or re.search(r'database "[^"]*" does not exist', text):
-            return self._fail("names a database that does not exist", text,
-                              "create it (createdb NAME) or correct the URL")
-        if isinstance(exc, pg.OperationalError):
-            if doing == "reached":
-                return self._fail("cannot be reached", text,
-                                  "is the server running, and are the host and port in the URL right?")
-            return self._fail(f"could not be {doing}: the connection to the server was lost", text)
-        return self._fail(f"could not be {doing}", text)
-
     # -- about the store ---------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
         """Facts for `keyctl status`, with the URL's password hidden."""
@@ -409,10 +352,6 @@ class PostgresStore(Reads):
             info["warnings"].append(f"the connection to {host} is not encrypted; add sslmode=verify-full "
                                     "(or require) to the URL")
         return info
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def _rollback(conn: psycopg.Connection) -> None:
