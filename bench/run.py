@@ -4,6 +4,7 @@
     python bench/run.py              # 15 interleaved runs per measurement
     python bench/run.py --runs 25    # more runs on a noisy machine
     python bench/run.py --python /tmp/venv/bin/python   # the keyctl installed in a venv
+    python bench/run.py --no-postgres   # without the PostgreSQL rows (bench/postgres.py)
 
 Builds what it needs in a temporary folder (a store of 10 keys, a store of 100,000 keys,
 a 10,000-key manifest), runs every process measurement and its baseline alternately in
@@ -317,11 +318,11 @@ def ratio_row(name: str, pair: Pair, limit: float | None) -> Row:
     return Row(name, ms(k), ms(b), f"{ratio:.2f}×", f"≤ {limit:g}×", "pass" if ratio <= limit else "FAIL")
 
 
-def library_rate(path: Path, secret: str, runs: int) -> tuple[float, float]:
-    """KeyStore.check calls per second against the 100,000-key store, and the stdlib
-    floor of the same work (hash the secret, one indexed SELECT), interleaved."""
-    ks = KeyStore(path)
-    conn = sqlite3.connect(path)
+def library_rate(store: "Path | str", secret: str, runs: int, lookup: Callable[[str], object]) -> tuple[float, float]:
+    """KeyStore.check calls per second against ``store``, and the floor of the same
+    work in one process: hash the secret, ``lookup(hash)`` (one indexed SELECT),
+    interleaved."""
+    ks = KeyStore(store)
     n = 20_000
 
     def keyctl_round() -> float:
@@ -330,21 +331,19 @@ def library_rate(path: Path, secret: str, runs: int) -> tuple[float, float]:
             ks.check(secret, "inputs.get")
         return n / (time.perf_counter() - start)
 
-    def stdlib_round() -> float:
-        sql = "SELECT id, name, scopes, disabled, expires_at FROM keys WHERE secret_hash = ?"
+    def floor_round() -> float:
         start = time.perf_counter()
         for _ in range(n):
-            conn.execute(sql, (hashlib.sha256(secret.encode()).hexdigest(),)).fetchone()
+            lookup(hashlib.sha256(secret.encode()).hexdigest())
         return n / (time.perf_counter() - start)
 
     assert ks.check(secret, "inputs.get").outcome.value == "redacted"
-    keyctl_round(), stdlib_round()  # warm-up
+    keyctl_round(), floor_round()  # warm-up (prepared statements, caches)
     k, b = [], []
     for _ in range(runs):
         k.append(keyctl_round())
-        b.append(stdlib_round())
+        b.append(floor_round())
     ks.close()
-    conn.close()
     return median(k), median(b)
 
 
@@ -353,6 +352,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15, help="runs per measurement (at least 10 for a table to commit)")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter to measure, with keyctl installed (default: this one)")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="leave out the PostgreSQL rows (they start a throwaway server; bench/postgres.py)")
     args = parser.parse_args()
     global PYTHON
     PYTHON = os.path.abspath(args.python)
@@ -362,12 +363,12 @@ def main() -> int:
     keyctl_bin = find_keyctl()
     tmp = Path(tempfile.mkdtemp(prefix="keyctl-bench-"))
     try:
-        return bench(keyctl_bin, tmp, args.runs)
+        return bench(keyctl_bin, tmp, args.runs, not args.no_postgres)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def bench(kc: str, tmp: Path, runs: int) -> int:
+def bench(kc: str, tmp: Path, runs: int, postgres: bool = True) -> int:
     base_env = dict(os.environ)
     base_env.update({"NO_COLOR": "1", "XDG_DATA_HOME": str(tmp / "xdg"),
                      "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
@@ -481,7 +482,10 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
         run_pairs([apply_pair], runs, warmup=1)
 
     log("bench: KeyStore.check in one process")
-    rate, floor_rate = library_rate(big, secret, runs)
+    conn = sqlite3.connect(big)
+    floor_sql = "SELECT id, name, scopes, disabled, expires_at FROM keys WHERE secret_hash = ?"
+    rate, floor_rate = library_rate(big, secret, runs, lambda h: conn.execute(floor_sql, (h,)).fetchone())
+    conn.close()
 
     rows = [
         ratio_row(f"`keyctl check {NAME} inputs.get` ({SMALL} keys) vs `python -c \"import sqlite3\"`",
@@ -523,6 +527,11 @@ def bench(kc: str, tmp: Path, runs: int) -> int:
     rows.append(Row(f"`KeyStore.check(secret, operation)` on {BIG:,} keys vs stdlib hash + SELECT, in one process",
                     f"{rate:,.0f}/s", f"{floor_rate:,.0f}/s", f"{rate / floor_rate:.2f}×", "≥ 50,000/s",
                     "pass" if rate >= 50_000 else "FAIL"))
+
+    if postgres:
+        from postgres import measure  # bench/postgres.py, beside this script
+
+        rows += measure(sys.modules[__name__], kc, runs, big, small, secret, manifest, env)
 
     print_table(rows, runs, kc)
     return 1 if any(r.verdict == "FAIL" for r in rows) else 0

@@ -29,6 +29,7 @@ from .catalog.compiled import catalog_meta, stored_catalog_of
 from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
 from .errors import CatalogMismatchError, NotFoundError, UsageError
 from .apply import ApplyOps
+from .copying import CopyOps
 from .upgrade import UpgradeOps
 from .keys import KeyOps
 from .models import CheckReport, Key, KeyDetail, LogEntry
@@ -49,12 +50,12 @@ def _python_warning(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-class KeyStore(KeyOps, ApplyOps, UpgradeOps):
-    """API keys in a store (a SQLite file), judged by the store's scope catalog."""
+class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
+    """API keys in a store (a SQLite file or a PostgreSQL database), judged by its catalog."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None,
                  on_warning: Callable[[str], None] | None = None) -> None:
-        """``path``: the store (default $KEYCTL_DB, else the user's data folder).
+        """``path``: a SQLite path or postgresql:// URL (default $KEYCTL_DB, else the user's data folder).
         ``catalog``: a Catalog, a built-in name or a catalog file for a new store
         (default $KEYCTL_CATALOG, else ``clarifai``); an existing store keeps its own,
         and naming a different one is an error (see :meth:`catalog_upgrade`)."""

@@ -94,8 +94,10 @@ def _complete(what: str, ctx: Any, incomplete: str) -> list[str]:
 def global_options() -> list[GlobalOption]:
     return [
         GlobalOption(
-            "--db", "PATH", "KEYCTL_DB",
-            "The store file. Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
+            "--db", "PATH|URL", "KEYCTL_DB",
+            "The store: a SQLite file, or a PostgreSQL database as postgresql://[USER@]HOST[:PORT]/DBNAME"
+            "[?PARAMS] (its password from ~/.pgpass or PGPASSWORD; see README \"Sharing a store\"). "
+            "Default: $XDG_DATA_HOME/keyctl/keyctl.db (~/.local/share/keyctl/keyctl.db).",
             lambda ctx, args, incomplete: _complete("path", ctx, incomplete),
         ),
         GlobalOption(
@@ -265,7 +267,7 @@ app = KeyctlTyper(
     name="keyctl",
     cls=KeyctlGroup,
     help=(
-        "Manage scoped API keys (Clarifai's scope model) in a local SQLite store: "
+        "Manage scoped API keys (Clarifai's scope model) in a SQLite file or a shared PostgreSQL database: "
         "create, list, scope, disable, enable, rotate and delete keys, and check what a "
         "key may do.\n\n" + EXIT_CODES_HELP + "\n\n"
         "Examples:\n\n\b\n"

@@ -25,6 +25,7 @@ def _load() -> "typer.Typer":
     from .commands import secret  # noqa: F401
     from .commands import status  # noqa: F401
     from .commands import catalog  # noqa: F401
+    from .commands import store  # noqa: F401
 
     return app
 

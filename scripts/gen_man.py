@@ -48,7 +48,10 @@ EXIT_STATUS = (
 # Environment variables that no option declares (options' env vars are found in the
 # tree and listed after these, so a new `envvar=` needs no change here).
 ENVIRONMENT = (
-    ("KEYCTL_DB", "The store file, when \\fB\\-\\-db\\fR is not given."),
+    ("KEYCTL_DB", "The store, when \\fB\\-\\-db\\fR is not given: a SQLite file, or a PostgreSQL "
+     "database as \\fIpostgresql://[USER@]HOST[:PORT]/DBNAME[?PARAMS]\\fR (\\fIpostgres://\\fR too)."),
+    ("PGPASSWORD, PGPASSFILE, PGSERVICE", "The password of a PostgreSQL store, or where libpq finds it "
+     "(\\fI~/.pgpass\\fR by default): keep it out of the URL, which shows in \\fBps\\fR(1) and shell history."),
     ("XDG_DATA_HOME", "The default store is \\fI$XDG_DATA_HOME/keyctl/keyctl.db\\fR "
      "(\\fI~/.local/share/keyctl/keyctl.db\\fR when it is unset)."),
     ("NO_COLOR", "When set (to anything), human output has no colour. Output that is "

@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The throwaway PostgreSQL server and the fixtures that run a test on both backends.
+pytest_plugins = ["pgserver"]
+
 
 def rows(db: Path, sql: str, *args) -> list[tuple]:
     """What a query finds in a store, read with a connection of its own (closed after)."""

@@ -14,7 +14,7 @@ import pytest
 
 import keyctl
 
-HEAVY = ("sqlite_utils", "rich", "keyring", "pydantic")
+HEAVY = ("sqlite_utils", "rich", "keyring", "pydantic", "psycopg")  # psycopg: PostgreSQL stores only
 
 # keyctl as the console script runs it, then the names of every loaded module, written
 # to a file (stdout belongs to keyctl) once keyctl has exited.

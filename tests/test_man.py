@@ -127,14 +127,14 @@ def test_rendered_page_reads_as_the_help_does(page):
     text = re.sub(r".\x08", "", p.stdout)  # overstrike bold/underline
     name = page[:-2].split("-", 1)
     if page == "keyctl-check.1":
-        assert "keyctl check [--json] [--quiet] [--db PATH] [--catalog NAME|FILE]" in text
+        assert "keyctl check [--json] [--quiet] [--db PATH|URL] [--catalog NAME|FILE]" in " ".join(text.split())
         assert "every command takes them, before or after its name" in " ".join(text.split())
         assert "printf '%s\\n' \"$SECRET\" | keyctl check - predict.call --json" in text
     if page == "keyctl-create.1":
         assert "-s, --scope SCOPE" in text
         assert "Default: never." in text
     if page == "keyctl.1":
-        assert "--db PATH" in text and "Environment: KEYCTL_DB." in text
+        assert "--db PATH|URL" in text and "Environment: KEYCTL_DB." in text
     assert "EXIT STATUS" in text and name[0] in text
 
 

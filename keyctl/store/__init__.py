@@ -1,5 +1,7 @@
-"""Where keys live: the storage interface (keyctl/store/base.py) and its backend,
-chosen by the form of ``--db`` / ``KEYCTL_DB``. The only package that speaks SQL."""
+"""Where keys live: the storage interface (keyctl/store/base.py) and its backends,
+chosen by the form of ``--db`` / ``KEYCTL_DB``: a ``postgresql://`` (or ``postgres://``)
+URL is a PostgreSQL database (keyctl/store/postgres.py, imported only then), anything
+else a SQLite file (keyctl/store/sqlite.py). The only package that speaks SQL."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .sqlite import APPLICATION_ID, SQLiteStore
 
 __all__ = ["APPLICATION_ID", "AuditRow", "CheckRow", "KeyRow", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore",
-           "Store", "Writer", "actor", "default_path", "open_store", "resolve_location"]
+           "Store", "Writer", "actor", "default_path", "is_url", "open_store",
+           "resolve_location"]
 
 
 def resolve_location(location: "str | os.PathLike[str] | None") -> str | Path:
@@ -25,4 +28,24 @@ def resolve_location(location: "str | os.PathLike[str] | None") -> str | Path:
 
 def open_store(location: "str | os.PathLike[str] | None", on_warning: Callable[[str], None] | None = None) -> Store:
     """The store at ``location`` (opened lazily: nothing is touched yet)."""
+    given = location or os.environ.get("KEYCTL_DB")
+    if is_url(given):
+        return _postgres(str(given), on_warning)
     return SQLiteStore(resolve_location(location), on_warning=on_warning)
+
+
+def is_url(location: object) -> bool:
+    """True when ``location`` selects the PostgreSQL backend (a str URL, not a path)."""
+    return isinstance(location, str) and location.lower().startswith(("postgresql://", "postgres://"))
+
+
+def _postgres(url: str, on_warning: Callable[[str], None] | None) -> Store:
+    try:
+        from .postgres import PostgresStore
+    except ImportError as exc:
+        from ..errors import StoreError
+        from .pg_url import hide_password
+
+        raise StoreError(f"the store {hide_password(url)} is a PostgreSQL database, which needs psycopg "
+                         f"({exc.msg}); install it with: pip install 'keyctl[postgres]'") from None
+    return PostgresStore(url, on_warning=on_warning)

@@ -6,6 +6,7 @@ differences (placeholders, upsert, error translation).
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Iterator
 
 from .base import KEY_COLUMNS, AuditRow, CheckRow, KeyRow, encode_scopes, key_row
@@ -79,18 +80,49 @@ def stored_change(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def close_all(store: Any, error: type[BaseException]) -> None:
+    """Close every connection a store opened, whichever thread opened it (best effort:
+    ``error``, the driver's, is ignored); a thread that reads again gets a new one."""
+    with store._lock:
+        every, store._every = store._every, []
+    for conn in every:
+        try:
+            conn.close()
+        except error:  # pragma: no cover
+            pass
+    store._local = threading.local()
+
+
+class _Empty:
+    """The answer of every read of a store that does not exist yet."""
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list:
+        return []
+
+    def fetchmany(self, n: int) -> list:
+        return []
+
+
+EMPTY = _Empty()
+
+
 class Reads:
     """keyctl's queries on one connection (``self._cursor`` runs them)."""
 
     dialect: Dialect
 
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
+        """A cursor on the query's rows. ``one``: only its first row will be read (a
+        backend may then run it on a cursor it keeps)."""
         raise NotImplementedError
 
     def by(self, column: str, value: str) -> KeyRow | None:
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._run(f"{_SELECT_KEY} WHERE {column} = ?", (matchable(value),)).fetchone()
+        found = self._run(f"{_SELECT_KEY} WHERE {column} = ?", (matchable(value),), True).fetchone()
         return key_row(found) if found else None
 
     def rows_named(self, names: list[str]) -> dict[str, KeyRow]:
@@ -110,20 +142,30 @@ class Reads:
         None when the store does not."""
         if column not in _LOOKUP_COLUMNS:
             raise ValueError(f"keys are not looked up by {column}")
-        found = self._run(CHECK_SQL[column], (matchable(value),)).fetchone()
+        found = self._run(CHECK_SQL[column], (matchable(value),), True).fetchone()
         return None if found is None else check_row(found)
+
+    def _stream(self, sql: str, args: tuple | list = ()) -> Iterator[tuple]:
+        """The rows of a query, a batch at a time from the cursor."""
+        cursor = self._run(sql, args)
+        while True:
+            rows = cursor.fetchmany(FETCH_BATCH)
+            if not rows:
+                return
+            yield from rows
 
     def iter_keys(self) -> Iterator[KeyRow]:
         """Every key, oldest first, streamed from the cursor (never all in memory).
         created_at has one-second resolution; the insertion order keeps keys made within
         the same second in the order they were made (the id is random)."""
-        cursor = self._run(f"{_SELECT_KEY} ORDER BY created_at, {self.dialect.order_of_insertion()}")
-        while True:
-            rows = cursor.fetchmany(FETCH_BATCH)
-            if not rows:
-                return
-            for values in rows:
-                yield key_row(values)
+        for values in self._stream(f"{_SELECT_KEY} ORDER BY created_at, {self.dialect.order_of_insertion()}"):
+            yield key_row(values)
+
+    def iter_hashed(self) -> Iterator[tuple[KeyRow, str]]:
+        """Every key with its secret's hash, oldest first (for a copy of the store)."""
+        for values in self._stream(f"SELECT {', '.join(KEY_COLUMNS)}, secret_hash FROM keys "
+                                   f"ORDER BY created_at, {self.dialect.order_of_insertion()}"):
+            yield key_row(values[:-1]), values[-1]
 
     def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
         """(id, name) of keys whose name or id starts with ``prefix``: for completion.
@@ -155,36 +197,45 @@ class Reads:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        cursor = self._run(sql, args)
-        while True:
-            rows = cursor.fetchmany(FETCH_BATCH)
-            if not rows:
-                return
-            for at, who, action, kid, kname, details in rows:
-                yield AuditRow(at, who, action, kid, kname, json.loads(details))
+        for at, who, action, kid, kname, details in self._stream(sql, args):
+            yield AuditRow(at, who, action, kid, kname, json.loads(details))
+
+    def iter_audit(self) -> Iterator[AuditRow]:
+        """The whole audit trail, oldest first (for a copy of the store)."""
+        sql = "SELECT at, actor, action, key_id, key_name, details FROM audit ORDER BY id"
+        for at, who, action, kid, kname, details in self._stream(sql):
+            yield AuditRow(at, who, action, kid, kname, json.loads(details))
 
     def meta(self, key: str) -> str | None:
-        found = self._run("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        found = self._run("SELECT value FROM meta WHERE key = ?", (key,), True).fetchone()
         return found[0] if found else None
 
     def counts(self) -> dict[str, int]:
         """Keys by stored state (``disabled`` and ``enabled``); expiry is judged above."""
-        found = self._run("SELECT count(*), coalesce(sum(disabled), 0) FROM keys").fetchone()
+        found = self._run("SELECT count(*), coalesce(sum(disabled), 0) FROM keys", (), True).fetchone()
         total, disabled = found if found else (0, 0)
         return {"total": int(total), "disabled": int(disabled)}
 
 
-class SQLWriter(Reads):
+class BoundReads(Reads):
+    """keyctl's reads inside one open transaction (``run`` executes on its connection):
+    a consistent view of the store, as a copy reads it."""
+
+    def __init__(self, dialect: Dialect, run: Any) -> None:
+        self.dialect = dialect
+        self._runner = run
+
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
+        return self._runner(self.dialect.sql(sql), args)
+
+
+class SQLWriter(BoundReads):
     """The writer of one open transaction, on its connection."""
 
     def __init__(self, dialect: Dialect, run: Any, actor: str) -> None:
-        self.dialect = dialect
-        self._runner = run
+        super().__init__(dialect, run)
         self.actor = actor
         self.delivered = False  # output that depends on this transaction went out
-
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
-        return self._runner(self.dialect.sql(sql), args)
 
     def _many(self, sql: str, params: list) -> None:
         if params:
@@ -213,10 +264,15 @@ class SQLWriter(Reads):
         self._many("DELETE FROM keys WHERE id = ?", [(k,) for k in key_ids])
 
     def audit_many(self, entries: list[tuple[str, str, str | None, str | None, dict]]) -> None:
+        self.insert_audit([AuditRow(at, self.actor, action, kid, kname, details)
+                           for at, action, kid, kname, details in entries])
+
+    def insert_audit(self, entries: list[AuditRow]) -> None:
+        """Audit entries as they are, their actor included (a copy of another store's)."""
         self._many(
             "INSERT INTO audit (at, actor, action, key_id, key_name, details) VALUES (?, ?, ?, ?, ?, ?)",
-            [(at, self.actor, action, kid, kname, json.dumps(details, sort_keys=True))
-             for at, action, kid, kname, details in entries],
+            [(e.at, e.actor, e.action, e.key_id, e.key_name, json.dumps(e.details, sort_keys=True))
+             for e in entries],
         )
 
     def set_meta(self, key: str, value: str) -> None:

@@ -27,7 +27,7 @@ from ..errors import KeyctlError, StoreError, UsageError
 from ..text import printable
 from .base import CheckRow, actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .sql import CHECK_SQL, Dialect, Reads, SQLWriter, check_row, matchable
+from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, check_row, close_all, matchable
 
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
@@ -178,14 +178,7 @@ class SQLiteStore(Reads):
         return self._fail(explain(exc, doing), exc)
 
     def close(self) -> None:
-        with self._lock:
-            every, self._every = self._every, []
-        for conn in every:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing is best effort
-                pass
-        self._local = threading.local()
+        close_all(self, sqlite3.Error)
 
     # -- creating and migrating ---------------------------------------------------------
     def _create(self) -> None:
@@ -214,7 +207,7 @@ class SQLiteStore(Reads):
             raise self._fail("could not be upgraded to this keyctl's schema", exc) from None
 
     # -- reading -----------------------------------------------------------------------
-    def _run(self, sql: str, args: tuple | list = ()) -> Any:
+    def _run(self, sql: str, args: tuple | list = (), one: bool = False) -> Any:
         conn = self._conn()
         if conn is None:
             return _EMPTY
@@ -273,6 +266,18 @@ class SQLiteStore(Reads):
             raise
         finally:
             self._local.writing = False
+
+    @contextmanager
+    def snapshot(self) -> Iterator[BoundReads]:
+        """Reads that all see the store as of the first of them (one read transaction)."""
+        conn = self._conn()
+        if conn is not None:
+            conn.execute("BEGIN")
+        try:
+            yield BoundReads(self.dialect, self._run)
+        finally:
+            if conn is not None:
+                _rollback(conn)
 
     # -- about the store -------------------------------------------------------------------
     def loose_permissions(self) -> bool:
@@ -341,22 +346,6 @@ class _Guarded:
 
     def fetchmany(self, n: int) -> list:
         return self._call(lambda: self._cursor.fetchmany(n))
-
-
-class _Empty:
-    """The answer of every read of a store that does not exist yet."""
-
-    def fetchone(self) -> None:
-        return None
-
-    def fetchall(self) -> list:
-        return []
-
-    def fetchmany(self, n: int) -> list:
-        return []
-
-
-_EMPTY = _Empty()
 
 
 def explain(exc: BaseException, doing: str) -> str:
