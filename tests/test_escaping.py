@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, in_terminal
 
 from keyctl import KeyStore, render
 from keyctl.catalog import builtin
@@ -43,25 +43,10 @@ def keyctl(*args: str, env: dict | None = None, stdout=subprocess.PIPE) -> subpr
 
 
 def on_a_terminal(*args: str) -> str:
-    """What keyctl ARGS writes to a terminal (a pseudo-terminal), newlines as written."""
-    import pty
-
-    master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "keyctl", *args], stdout=slave, stderr=subprocess.DEVNULL,
-                         cwd=str(ROOT))
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the other end is closed
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert p.wait(timeout=60) == 0
-    return out.decode().replace("\r\n", "\n")
+    """What keyctl ARGS writes to a terminal (a pseudo-terminal); it must succeed."""
+    shown = in_terminal(*args)
+    assert shown.code == 0, shown
+    return shown.stdout
 
 
 # --- the OS user name ---------------------------------------------------------------------------
