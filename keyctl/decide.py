@@ -4,9 +4,8 @@ and a sentence a person can act on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .catalog import ALL, Catalog
 
@@ -48,8 +47,7 @@ def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
 STATUSES = ("active", "disabled", "expired")
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(NamedTuple):
     code: int
     name: str
 
@@ -60,8 +58,9 @@ KEY_INVALID = Status(11008, "CONN_KEY_INVALID")
 KEY_NOT_FOUND = Status(11009, "CONN_KEY_NOT_FOUND")
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """Immutable, so that one verdict may answer many calls (KeyStore.check's memo)."""
+
     operation: str  # as the catalog spells it
     outcome: Outcome
     billable: bool | None  # None: the catalog does not say

@@ -22,9 +22,8 @@ and ``problems`` holds every one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple
 
 from .errors import InvalidWhenError, ManifestError, UnknownScopeError
 from .tokens import description_problem, name_problem
@@ -48,8 +47,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _EPOCH = datetime(1, 1, 2, tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
-class KeySpec:
+class KeySpec(NamedTuple):
     """One ``[keys.NAME]`` table, validated. Exactly one of ``expires_spec`` (a relative
     WHEN such as ``90d``, normalised) and ``expires_at`` (ISO 8601 UTC) is set, or
     neither (never expires)."""
@@ -67,8 +65,7 @@ class KeySpec:
         return self.expires_spec or self.expires_at
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     source: str  # the file name, as given on the command line
     keys: tuple[KeySpec, ...]  # in file order
     warnings: tuple[str, ...] = ()
@@ -305,11 +302,26 @@ HEADER = (
     "# A keyctl manifest: the keys of a store, by name (no secrets, no ids).\n"
     "# Review the changes with `keyctl apply FILE --dry-run`, then `keyctl apply FILE`.\n"
 )
+CHUNK = 500  # keys written per piece of text
 
 
-def dump_manifest(keys: dict[str, dict[str, Any]]) -> str:
-    """The TOML text of a manifest (``keys``: name -> entry, written in that order)."""
+def dump_manifest(keys: "Iterable[tuple[str, dict[str, Any]]]") -> Iterator[str]:
+    """The TOML text of a manifest, piece by piece (``keys``: (name, {"scopes",
+    "description", "expires", "enabled"}), written in that order): the same text as
+    one document, a few hundred keys at a time."""
     import tomli_w
+    from itertools import islice
 
-    body = tomli_w.dumps({"keys": keys}) if keys else "[keys]\n"
-    return HEADER + "\n" + body
+    yield HEADER + "\n"
+    keys = iter(keys)
+    first = True
+    while True:
+        chunk = {name: manifest_entry(f["scopes"], f["description"], f["expires"], f["enabled"])
+                 for name, f in islice(keys, CHUNK)}
+        if not chunk:
+            break
+        # Tables are separated by a blank line, between pieces as within one.
+        yield ("" if first else "\n") + tomli_w.dumps({"keys": chunk})
+        first = False
+    if first:
+        yield "[keys]\n"

@@ -5,15 +5,15 @@ secrets, once) and the store as a manifest. keyctl/render.py holds what they sha
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .output import json_ascii, out, toml_ascii, write
-from .render import _color, created_dict, emit_json
+from .render import _color, created_dict
 from .text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
-    from .models import ApplyResult, Exported
+    from .models import ApplyResult
     from .plan import Plan
 
 
@@ -141,10 +141,32 @@ def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None
         out(f"{name:<{wide[0]}}  {kid:<{wide[1]}}  {secret}")
 
 
-def exported(result: "Exported", as_json: bool) -> None:
+def exported(keys: "Iterable[tuple[str, dict[str, Any]]]", as_json: bool) -> None:
     """``export``: the manifest (TOML), or with --json ``{"keys": {NAME: {"scopes",
-    "description", "expires", "enabled"}}}`` (every field, defaults included)."""
-    if as_json:
-        emit_json({"keys": result.keys})
+    "description", "expires", "enabled"}}}`` (every field, defaults included). Written
+    as ``keys`` are read (KeyStore.export_keys streams them in name order), a few
+    hundred at a time: the same text as one document, in flat memory."""
+    if not as_json:
+        from .manifest import dump_manifest
+
+        escape = json_ascii()
+        for piece in dump_manifest(keys):
+            write(toml_ascii(piece) if escape else piece)
         return
-    write(toml_ascii(result.text) if json_ascii() else result.text)
+    from itertools import islice
+
+    ascii_ = json_ascii()
+    head, tail = '{\n  "keys": {', '\n  }\n}'
+    write(head)
+    keys = iter(keys)
+    written = False
+    while True:
+        chunk = dict(islice(keys, 500))
+        if not chunk:
+            break
+        # The chunk as json.dumps indents it inside the whole object, without the
+        # object's own first and last lines.
+        text = json.dumps({"keys": chunk}, indent=2, ensure_ascii=ascii_)[len(head):-len(tail)]
+        write(("," if written else "") + text)
+        written = True
+    write((tail if written else "}\n}") + "\n")

@@ -136,6 +136,35 @@ class Reads:
                 out[row.name] = row  # type: ignore[index]
         return out
 
+    def names_folded(self, folded: list[str]) -> dict[str, str]:
+        """The names of keys that are one of ``folded`` (lowercase) but for case, as
+        ``{folded: name}``; of two such keys the later made wins. Indexed (lower(name)
+        has an index of its own, and names are ASCII, which SQL's lower() folds)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(folded), FETCH_BATCH):
+            batch = folded[start:start + FETCH_BATCH]
+            marks = ", ".join("?" for _ in batch)
+            for low, name in self._run(f"SELECT lower(name), name FROM keys WHERE lower(name) IN ({marks}) "
+                                       f"ORDER BY created_at, {self.dialect.order_of_insertion()}", batch).fetchall():
+                out[low] = name
+        return out
+
+    def count_named(self) -> int:
+        """How many keys have a name (an index-only count)."""
+        found = self._run("SELECT count(name) FROM keys", (), True).fetchone()
+        return int(found[0]) if found else 0
+
+    def iter_named(self) -> Iterator[KeyRow]:
+        """Every key that has a name, in name order (byte order), streamed."""
+        for values in self._stream(f"{_SELECT_KEY} WHERE name IS NOT NULL ORDER BY name"):
+            yield key_row(values)
+
+    def iter_unnamed(self) -> Iterator[str]:
+        """The ids of the keys without a name, oldest first, streamed."""
+        for (key_id,) in self._stream(f"SELECT id FROM keys WHERE name IS NULL "
+                                      f"ORDER BY created_at, {self.dialect.order_of_insertion()}"):
+            yield key_id
+
     def check_row(self, column: str, value: str) -> CheckRow | None:
         """What a check needs of the key whose ``column`` (secret_hash, id or name) is
         ``value``, with the catalog's revision: one row whether or not the key exists,
