@@ -26,20 +26,22 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from . import tokens
 from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, Catalog, builtin, builtin_text, load_catalog
 from .catalog.compiled import catalog_meta, stored_catalog_of
-from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
 from .errors import CatalogMismatchError, NotFoundError, UsageError
 from .apply import ApplyOps
 from .copying import CopyOps
 from .upgrade import UpgradeOps
 from .keys import KeyOps
-from .models import CheckReport, Key, KeyDetail, LogEntry
+from .models import STATUSES, Key, key_status
 from .store import KeyRow, Writer, open_store
 from .text import printable
 from . import when as clock
 from .when import iso
 
+# keyctl/decide.py (the verdicts) is imported by the calls that decide: `list` and the
+# changes need none of it.
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from .decide import Verdict
+    from .models import CheckReport, KeyDetail, LogEntry
 
 MAX_LOG_LIMIT = 2**63 - 1  # SQLite's largest integer
 
@@ -70,7 +72,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         # The catalog decisions use, its revision in the store, and its memo of verdicts:
         # one value, replaced whole, so that no thread pairs a catalog with another's
         # revision or verdicts.
-        self._cat: tuple[Catalog, str | None, dict[tuple, Verdict]] | None = None
+        self._cat: tuple[Catalog, str | None, dict[tuple, Any]] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -88,7 +90,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         store not created yet the one asked for."""
         return (self._cat or self._use(*self._resolve_catalog()))[0]
 
-    def _use(self, catalog: Catalog, rev: str | None) -> tuple[Catalog, str | None, dict[tuple, Verdict]]:
+    def _use(self, catalog: Catalog, rev: str | None) -> tuple[Catalog, str | None, dict[tuple, Any]]:
         old = self._cat
         self._cat = cat = (catalog, rev, old[2] if old is not None and old[0] is catalog else {})
         return cat
@@ -221,7 +223,10 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
                 continue
             yield key
 
-    def show(self, ref: str) -> KeyDetail:
+    def show(self, ref: str) -> "KeyDetail":
+        from .decide import STATE_OF_STATUS, outcomes_for
+        from .models import KeyDetail
+
         key = self.get(ref)
         return KeyDetail(key, outcomes_for(self._refresh_catalog(), key.granted, STATE_OF_STATUS[key.status]))
 
@@ -231,7 +236,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
             raise TypeError("prefix must be a str and limit an int")
         return self.store.names_by_prefix(prefix, limit)
 
-    def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[LogEntry]:
+    def log(self, ref: str | None = None, limit: int | None = None) -> "Iterator[LogEntry]":
         """The audit trail, newest first. A key's trail is found by its id, its current
         name, or the name a deleted key had."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
@@ -252,6 +257,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
             else:
                 row = self._row(ref)
                 key_id, key_name = row.id, row.name
+        from .models import LogEntry
+
         return (LogEntry(a.at, a.actor, a.action, a.key_id, a.key_name, a.details)
                 for a in self.store.audit(key_id, limit, key_name))
 
@@ -267,13 +274,14 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         return status_of(self)
 
     # -- decisions -----------------------------------------------------------------------
-    def check(self, key: str, operation: str) -> Verdict:
+    def check(self, key: str, operation: str) -> "Verdict":
         """What the API would do with ``key`` (a secret, id or name) for ONE operation
         (an operation id, any case, or its display form ``Inputs:Get``). A group,
         ``all`` or a list is refused (UsageError): :meth:`check_many` takes those.
 
         The hot path of a service: one indexed look-up (with the catalog's revision,
-        so a catalog replaced elsewhere is noticed) and a memoised verdict."""
+        so a catalog replaced elsewhere is noticed) and a memoised verdict, by secret,
+        id or name alike."""
         if not isinstance(key, str):
             raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
         if not isinstance(operation, str):
@@ -281,22 +289,28 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         catalog, rev, verdicts = self._cat or self._use(*self._resolve_catalog())
         kind = tokens.kind_of(key)
         if kind == "secret":
-            if not tokens.is_well_formed(key):
-                return self._verdict(catalog, verdicts, "", self._operation(catalog, operation), KeyState.MALFORMED, None)
+            # The checksum is verified only when no key has the secret: a secret found by
+            # its hash is well-formed (a store keeps the hashes of secrets keyctl made).
+            if not tokens.has_format(key):
+                return _verdict(catalog, verdicts, "", operation, "malformed", None)
             found = self.store.check_row("secret_hash", tokens.hash_secret(key))
         else:
             found = self.store.check_row(kind, key)
         if found is not None and found.catalog_rev != rev:
             catalog, rev, verdicts = self._use(*self._resolve_catalog())  # replaced by another process
-        op = operation if operation in catalog.operations else self._operation(catalog, operation)
         if found is None or found.id is None:
             if kind != "secret":
+                self._operation(catalog, operation)  # an unknown operation is the first thing to say
                 raise NotFoundError(self._no_such_key(kind, key))
-            return self._verdict(catalog, verdicts, "", op, KeyState.UNKNOWN, None)
-        # The clock is read only for a key that expires (a service's loop pays for it).
-        now = iso(clock.utcnow()) if found.expires_at is not None else ""
-        state = STATE_OF_STATUS[key_status(found.disabled, found.expires_at, now)]
-        return self._verdict(catalog, verdicts, found.scopes or "[]", op, state, found.name or found.id)
+            status = "unknown" if tokens.is_well_formed(key) else "malformed"
+            return _verdict(catalog, verdicts, "", operation, status, None)
+        if found.disabled:
+            status = "disabled"
+        elif found.expires_at is None:
+            status = "active"
+        else:  # the clock is read only for a key that expires (a service's loop pays for it)
+            status = key_status(False, found.expires_at, iso(clock.utcnow()))
+        return _verdict(catalog, verdicts, found.scopes or "[]", operation, status, found.name or found.id)
 
     @staticmethod
     def _operation(catalog: Catalog, name: str) -> str:
@@ -307,25 +321,11 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
                          f"{len(resolved)}; use check_many for groups, lists and all")
 
-    @staticmethod
-    def _verdict(catalog: Catalog, verdicts: dict[tuple, Verdict], scopes: str, operation: str, state: KeyState,
-                 ref: str | None) -> Verdict:
-        """decide(), memoised in ``verdicts`` (the catalog's own memo): a verdict depends
-        only on the catalog and these arguments (the key's state is judged before,
-        expiry included) and is immutable, so one instance can answer every call."""
-        memo_key = (scopes, operation, state, ref)
-        verdict = verdicts.get(memo_key)
-        if verdict is None:
-            from .store.base import decode_scopes
-
-            verdict = decide(catalog, decode_scopes(scopes) if scopes else frozenset(), operation, state, ref)
-            if len(verdicts) >= _VERDICT_MEMO_SIZE:
-                verdicts.clear()
-            verdicts[memo_key] = verdict
-        return verdict
-
-    def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:
+    def check_many(self, key: str, operations: Iterable[str] = ()) -> "CheckReport":
         """Verdicts for several operations (ids, groups or ``all``; none = every one)."""
+        from .decide import STATE_OF_STATUS, KeyState, decide, worst
+        from .models import CheckReport
+
         if not isinstance(key, str):
             raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
         catalog = self._refresh_catalog()
@@ -347,6 +347,47 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         return CheckReport(known, worst(r.outcome for r in results), results)
 
 
+# A verdict depends on the catalog, the key's scopes (as stored), its status and the
+# operation, and on nothing else but the key's name in its reason: KeyStore.check
+# memoises it per catalog by those (never by key, so that a service checking many
+# keys hits the memo), keeping a reason that names the key as the pieces around the
+# name, joined with the key's name or id on each call.
+_NAMED = "\0"  # stands for the key's name while a verdict is memoised: no name or id holds it
+_VERDICT_MEMO_SIZE = 4096  # (scopes, operation, status) kept per catalog
+
+
+def _verdict(catalog: Catalog, verdicts: dict[tuple, Any], scopes: str, operation: str, status: str,
+             ref: str | None) -> "Verdict":
+    """decide(), memoised in ``verdicts`` (the catalog's own memo) by the operation as
+    the caller spelt it (an unknown one raises, and is not kept)."""
+    found = verdicts.get((scopes, operation, status))
+    if found is None:
+        found = _decided(catalog, scopes, KeyStore._operation(catalog, operation), status)
+        if len(verdicts) >= _VERDICT_MEMO_SIZE:
+            verdicts.clear()
+        verdicts[(scopes, operation, status)] = found
+    verdict, head, pieces = found
+    if pieces is None:
+        return verdict
+    # A NamedTuple made from its fields directly: this runs on every check of a service.
+    return _new_tuple(verdict.__class__, (*head, (ref or "KEY").join(pieces)))
+
+
+_new_tuple = tuple.__new__
+
+
+def _decided(catalog: Catalog, scopes: str, operation: str, status: str) -> tuple["Verdict", tuple, tuple | None]:
+    """The verdict, its fields but the reason, and (when the reason names the key) the
+    reason's pieces around the name."""
+    from .decide import STATE_OF_STATUS, KeyState, decide
+    from .store.base import decode_scopes
+
+    state = STATE_OF_STATUS[status] if status in STATE_OF_STATUS else KeyState(status)
+    verdict = decide(catalog, decode_scopes(scopes) if scopes else frozenset(), operation, state, _NAMED)
+    pieces = verdict.reason.split(_NAMED)
+    return verdict, tuple(verdict[:-1]), tuple(pieces) if len(pieces) > 1 else None
+
+
 def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | None:
     """The catalog a store keeps and its revision, or None when there is no store."""
     rev = meta("catalog_rev")
@@ -363,4 +404,3 @@ def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | N
 
 
 _STORED_CACHE: dict[str, Catalog] = {}
-_VERDICT_MEMO_SIZE = 4096  # verdicts kept per KeyStore (keys x operations in use)

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Iterable, NamedTuple
 
 from .catalog import ALL, Catalog
+from .models import STATUSES, key_status  # noqa: F401 (a key's status: the Key carries it)
 
 
 class Outcome(str, Enum):
@@ -31,20 +32,6 @@ class KeyState(str, Enum):
     UNKNOWN = "unknown"  # well-formed, but no key has this secret
     DISABLED = "disabled"
     EXPIRED = "expired"
-
-
-def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
-    """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
-    both disabled and expired is ``disabled`` (enabling it is the first thing to do,
-    and the expiry is shown beside it)."""
-    if disabled:
-        return "disabled"
-    if expires_at is not None and expires_at <= now_iso:
-        return "expired"
-    return "active"
-
-
-STATUSES = ("active", "disabled", "expired")
 
 
 class Status(NamedTuple):

@@ -14,6 +14,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from .plan import Plan
 
 
+STATUSES = ("active", "disabled", "expired")
+
+
+def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
+    """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
+    both disabled and expired is ``disabled`` (enabling it is the first thing to do,
+    and the expiry is shown beside it)."""
+    if disabled:
+        return "disabled"
+    if expires_at is not None and expires_at <= now_iso:
+        return "expired"
+    return "active"
+
+
 class Key(NamedTuple):
     """A key as people and scripts see it."""
 

@@ -50,7 +50,7 @@ class CheckRow(NamedTuple):
     id: str | None  # None: no key has that secret
     name: str | None
     scopes: str | None  # the stored form, undecoded (a memo key)
-    disabled: bool
+    disabled: int  # 0 or 1, as stored
     expires_at: str | None
 
 

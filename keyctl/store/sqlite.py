@@ -27,8 +27,9 @@ from ..errors import KeyctlError, StoreError, UsageError
 from ..text import printable
 from .base import CheckRow, actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, check_row, close_all, matchable
+from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all, matchable
 
+_new_tuple = tuple.__new__
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
 
@@ -223,12 +224,12 @@ class SQLiteStore(Reads):
         if conn is None:
             return None
         try:
-            found = conn.execute(CHECK_SQL[column], (matchable(value),)).fetchone()
+            found = conn.execute(CHECK_SQL[column], (value if value.isascii() else matchable(value),)).fetchone()
         except KeyError:
             raise ValueError(f"keys are not looked up by {column}") from None
         except sqlite3.DatabaseError as exc:
             raise self.translate(exc, "read") from None
-        return None if found is None else check_row(found)
+        return None if found is None else _new_tuple(CheckRow, found)  # sql.check_row, inline
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager
