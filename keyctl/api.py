@@ -24,24 +24,23 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
-from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, Catalog, builtin, builtin_text, load_catalog
-from .catalog.compiled import catalog_meta, stored_catalog_of
 from .errors import CatalogMismatchError, NotFoundError, UsageError
 from .apply import ApplyOps
 from .copying import CopyOps
 from .upgrade import UpgradeOps
 from .keys import KeyOps
-from .models import STATUSES, Key, key_status
+from .checks import CheckOps
+from .models import STATUSES, Key, key_status, sorted_ids
 from .store import KeyRow, Writer, open_store
 from .text import printable
 from . import when as clock
 from .when import iso
 
-# keyctl/decide.py (the verdicts) is imported by the calls that decide: `list` and the
-# changes need none of it.
+# The catalog (keyctl/catalog) is loaded by the calls that need one, and the verdicts
+# (keyctl/decide.py) imported by the calls that decide: `list --json` needs neither.
 if TYPE_CHECKING:  # pragma: no cover
-    from .decide import Verdict
-    from .models import CheckReport, KeyDetail, LogEntry
+    from .catalog import Catalog
+    from .models import KeyDetail, LogEntry
 
 MAX_LOG_LIMIT = 2**63 - 1  # SQLite's largest integer
 
@@ -52,7 +51,7 @@ def _python_warning(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
+class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
     """API keys in a store (a SQLite file or a PostgreSQL database), judged by its catalog."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None,
@@ -95,7 +94,10 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         self._cat = cat = (catalog, rev, old[2] if old is not None and old[0] is catalog else {})
         return cat
 
-    def _resolve_catalog(self) -> tuple[Catalog, str | None]:
+    def _resolve_catalog(self) -> "tuple[Catalog, str | None]":
+        from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, builtin, builtin_text, load_catalog
+        from .catalog.compiled import catalog_meta
+
         stored = _stored(self.store.meta)
         if stored is not None and self._catalog_arg in BUILTIN_CATALOGS and \
                 stored[0].text == builtin_text(self._catalog_arg):
@@ -136,6 +138,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         cat = self._cat
         if cat is not None and rev == cat[1]:
             return cat[0]
+        from .catalog import load_catalog
+
         requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
         stored = _stored(tx.meta)
         assert stored is not None  # the transaction made the store
@@ -154,7 +158,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
     def _key(self, row: KeyRow, now: str | None = None) -> Key:
         now = now or iso(clock.utcnow())
         return Key(
-            row.id, row.name, row.description, tuple(Catalog.sorted_ids(row.scopes)),
+            row.id, row.name, row.description, tuple(sorted_ids(row.scopes)),
             key_status(row.disabled, row.expires_at, now), row.created_at, row.updated_at,
             row.expires_at, row.hint, row.in_keyring, row.scopes,
         )
@@ -191,6 +195,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         among names sharing its first letter (indexed, bounded)."""
         if not ref:
             return None
+        from .catalog import Catalog
+
         near = [name for prefix in {ref[0].lower(), ref[0].upper()}
                 for _, name in self.store.names_by_prefix(prefix, limit=200) if name]
         for name in near:
@@ -209,8 +215,12 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
             raise TypeError(f"status must be a str or None, not {type(status).__name__}")
         if status is not None and status not in STATUSES:
             raise UsageError(f"--status '{printable(status)}' is not one of {', '.join(STATUSES)}")
-        catalog = self._refresh_catalog()
-        wanted = catalog.expand(catalog.resolve_many(scope)) if scope else frozenset()
+        wanted: frozenset[str] = frozenset()
+        if scope or self._catalog_arg is not None:  # a catalog named is checked against the store's
+            catalog = self._refresh_catalog()
+            wanted = catalog.expand(catalog.resolve_many(scope)) if scope else frozenset()
+        else:
+            self.store.meta("catalog_rev")  # a store that cannot be read fails here, before any output
         return self._listed(status, wanted)
 
     def _listed(self, status: str | None, wanted: frozenset[str]) -> Iterator[Key]:
@@ -273,123 +283,12 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
 
         return status_of(self)
 
-    # -- decisions -----------------------------------------------------------------------
-    def check(self, key: str, operation: str) -> "Verdict":
-        """What the API would do with ``key`` (a secret, id or name) for ONE operation
-        (an operation id, any case, or its display form ``Inputs:Get``). A group,
-        ``all`` or a list is refused (UsageError): :meth:`check_many` takes those.
 
-        The hot path of a service: one indexed look-up (with the catalog's revision,
-        so a catalog replaced elsewhere is noticed) and a memoised verdict, by secret,
-        id or name alike."""
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
-        if not isinstance(operation, str):
-            raise TypeError(f"operation must be a str, not {type(operation).__name__}")
-        catalog, rev, verdicts = self._cat or self._use(*self._resolve_catalog())
-        kind = tokens.kind_of(key)
-        if kind == "secret":
-            # The checksum is verified only when no key has the secret: a secret found by
-            # its hash is well-formed (a store keeps the hashes of secrets keyctl made).
-            if not tokens.has_format(key):
-                return _verdict(catalog, verdicts, "", operation, "malformed", None)
-            found = self.store.check_row("secret_hash", tokens.hash_secret(key))
-        else:
-            found = self.store.check_row(kind, key)
-        if found is not None and found.catalog_rev != rev:
-            catalog, rev, verdicts = self._use(*self._resolve_catalog())  # replaced by another process
-        if found is None or found.id is None:
-            if kind != "secret":
-                self._operation(catalog, operation)  # an unknown operation is the first thing to say
-                raise NotFoundError(self._no_such_key(kind, key))
-            status = "unknown" if tokens.is_well_formed(key) else "malformed"
-            return _verdict(catalog, verdicts, "", operation, status, None)
-        if found.disabled:
-            status = "disabled"
-        elif found.expires_at is None:
-            status = "active"
-        else:  # the clock is read only for a key that expires (a service's loop pays for it)
-            status = key_status(False, found.expires_at, iso(clock.utcnow()))
-        return _verdict(catalog, verdicts, found.scopes or "[]", operation, status, found.name or found.id)
-
-    @staticmethod
-    def _operation(catalog: Catalog, name: str) -> str:
-        found = catalog.operation_id(name)
-        if found is not None and "," not in name:
-            return found
-        resolved = catalog.resolve_operations([name])  # unknown names raise, with did-you-mean
-        raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
-                         f"{len(resolved)}; use check_many for groups, lists and all")
-
-    def check_many(self, key: str, operations: Iterable[str] = ()) -> "CheckReport":
-        """Verdicts for several operations (ids, groups or ``all``; none = every one)."""
-        from .decide import STATE_OF_STATUS, KeyState, decide, worst
-        from .models import CheckReport
-
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
-        catalog = self._refresh_catalog()
-        ops = catalog.resolve_operations(operations)
-        known: Key | None = None
-        if key.startswith(tokens.SECRET_PREFIX):
-            if tokens.is_well_formed(key):
-                row = self.store.by("secret_hash", tokens.hash_secret(key))
-                known = self._key(row) if row else None
-                state = STATE_OF_STATUS[known.status] if known else KeyState.UNKNOWN
-            else:
-                state = KeyState.MALFORMED
-        else:
-            known = self.get(key)
-            state = STATE_OF_STATUS[known.status]
-        granted = known.granted if known else frozenset()
-        ref = known.ref if known else None
-        results = tuple(decide(catalog, granted, op, state, ref) for op in ops)
-        return CheckReport(known, worst(r.outcome for r in results), results)
-
-
-# A verdict depends on the catalog, the key's scopes (as stored), its status and the
-# operation, and on nothing else but the key's name in its reason: KeyStore.check
-# memoises it per catalog by those (never by key, so that a service checking many
-# keys hits the memo), keeping a reason that names the key as the pieces around the
-# name, joined with the key's name or id on each call.
-_NAMED = "\0"  # stands for the key's name while a verdict is memoised: no name or id holds it
-_VERDICT_MEMO_SIZE = 4096  # (scopes, operation, status) kept per catalog
-
-
-def _verdict(catalog: Catalog, verdicts: dict[tuple, Any], scopes: str, operation: str, status: str,
-             ref: str | None) -> "Verdict":
-    """decide(), memoised in ``verdicts`` (the catalog's own memo) by the operation as
-    the caller spelt it (an unknown one raises, and is not kept)."""
-    found = verdicts.get((scopes, operation, status))
-    if found is None:
-        found = _decided(catalog, scopes, KeyStore._operation(catalog, operation), status)
-        if len(verdicts) >= _VERDICT_MEMO_SIZE:
-            verdicts.clear()
-        verdicts[(scopes, operation, status)] = found
-    verdict, head, pieces = found
-    if pieces is None:
-        return verdict
-    # A NamedTuple made from its fields directly: this runs on every check of a service.
-    return _new_tuple(verdict.__class__, (*head, (ref or "KEY").join(pieces)))
-
-
-_new_tuple = tuple.__new__
-
-
-def _decided(catalog: Catalog, scopes: str, operation: str, status: str) -> tuple["Verdict", tuple, tuple | None]:
-    """The verdict, its fields but the reason, and (when the reason names the key) the
-    reason's pieces around the name."""
-    from .decide import STATE_OF_STATUS, KeyState, decide
-    from .store.base import decode_scopes
-
-    state = STATE_OF_STATUS[status] if status in STATE_OF_STATUS else KeyState(status)
-    verdict = decide(catalog, decode_scopes(scopes) if scopes else frozenset(), operation, state, _NAMED)
-    pieces = verdict.reason.split(_NAMED)
-    return verdict, tuple(verdict[:-1]), tuple(pieces) if len(pieces) > 1 else None
-
-
-def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | None:
+def _stored(meta: Callable[[str], str | None]) -> "tuple[Catalog, str | None] | None":
     """The catalog a store keeps and its revision, or None when there is no store."""
+    from .catalog import DEFAULT_CATALOG, builtin
+    from .catalog.compiled import stored_catalog_of
+
     rev = meta("catalog_rev")
     name = meta("catalog")
     if rev is None and name is None:
@@ -403,4 +302,4 @@ def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | N
     return cached, rev
 
 
-_STORED_CACHE: dict[str, Catalog] = {}
+_STORED_CACHE: "dict[str, Catalog]" = {}

@@ -8,7 +8,7 @@ for what is made once per key (a list of a million keys makes a million Keys), a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Change, Notice
@@ -28,6 +28,12 @@ def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
     if expires_at is not None and expires_at <= now_iso:
         return "expired"
     return "active"
+
+
+def sorted_ids(granted: Iterable[str]) -> list[str]:
+    """The JSON form of a grant: sorted scope ids, or ``["all"]``."""
+    granted = frozenset(granted)
+    return ["all"] if "all" in granted else sorted(granted)
 
 
 class Key(NamedTuple):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from ..errors import UnknownOperationError, UnknownScopeError
+from ..models import sorted_ids
 from ..text import printable
 
 ALL = "all"
@@ -358,8 +359,7 @@ class Catalog:
     @staticmethod
     def sorted_ids(granted: Iterable[str]) -> list[str]:
         """The JSON form of a grant: sorted scope ids, or ``["all"]``."""
-        granted = frozenset(granted)
-        return [ALL] if ALL in granted else sorted(granted)
+        return sorted_ids(granted)
 
     def group_of(self, scope: str) -> str | None:
         return self.scopes[scope].group
