@@ -6,8 +6,8 @@ for what is made once per key (a list of a million keys makes a million Keys), a
 ``to_dict`` methods are the JSON contract (README "JSON shapes").
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations
+# are each compiled when its class is made, at every start.
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -9,8 +9,8 @@ the write lock is taken first, and the writer's reads (``row``, ``meta``,
 its change from the row as it is now, never from an earlier read.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: a NamedTuple's string annotations
+# are each compiled when its class is made, at every start.
 import json
 import os
 from pathlib import Path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from typing import Any, Iterator
 
 from .base import KEY_COLUMNS, AuditRow, CheckRow, KeyRow, encode_scopes, key_row
@@ -81,6 +82,25 @@ def stored_change(changes: dict[str, Any]) -> dict[str, Any]:
         if flag in out:
             out[flag] = int(out[flag])
     return out
+
+
+def opened(store: Any, conn: Any) -> None:
+    """Keep ``conn`` among ``store``'s connections (close_all closes them), and the
+    store among those open in this process (close_open_stores)."""
+    with store._lock:
+        store._every.append(conn)
+    _OPEN.add(store)
+
+
+def close_open_stores() -> None:
+    """Close every store this process opened and did not close: the command line's last
+    act, so that a store is closed (SQLite checkpoints its write-ahead log and removes
+    it) whatever still refers to it."""
+    for store in list(_OPEN):
+        store.close()
+
+
+_OPEN: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def close_all(store: Any, error: type[BaseException]) -> None:

@@ -27,7 +27,7 @@ from ..errors import KeyctlError, StoreError, UsageError
 from ..text import printable
 from .base import CheckRow, actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all, matchable
+from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all, matchable, opened
 
 _new_tuple = tuple.__new__
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
@@ -74,8 +74,7 @@ class SQLiteStore(Reads):
             return None
         conn = self._connect()
         self._local.conn = conn
-        with self._lock:
-            self._every.append(conn)
+        opened(self, conn)
         return conn
 
     def _connect(self) -> sqlite3.Connection:
