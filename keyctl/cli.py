@@ -129,6 +129,7 @@ def _run(collect: bool) -> None:
         raise SystemExit(code)
     named = command_named(_words(sys.argv[1:], os.environ))
     app = _load(named)
+    gc.freeze()  # what loading made lives until the end: the command's collections skip it
     if collect:
         gc.enable()
     with _only(app, named):

@@ -1,4 +1,4 @@
-"""PURE (but for the randomness of ``secrets``): the secret format, its checksum,
+"""PURE (but for the operating system's randomness): the secret format, its checksum,
 hashing, ids and names.
 
 A secret is ``kc_`` + 30 base62 characters (178 random bits) + a 6-character base62
@@ -8,13 +8,15 @@ its checksum and is told apart from an unknown one without touching the store.
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
 from typing import Any
 
-# hashlib (OpenSSL) and secrets are imported by the functions that use them: `check`
-# by name, completion and `list` need neither, and their import is a visible part of
-# a short call's start-up (bench/RESULTS.md).
+# hashlib (OpenSSL) is imported by the function that uses it: `check` by name,
+# completion and `list` need none, and its import is a visible part of a short call's
+# start-up (bench/RESULTS.md). Randomness comes from os.urandom directly (secrets
+# imports random and more).
 
 SECRET_PREFIX = "kc_"
 ID_PREFIX = "key_"
@@ -57,10 +59,20 @@ _PAIRS: list[str] = []
 def new_secret() -> str:
     # One uniform draw below 62**30, written in base62: the same distribution as 30
     # calls of secrets.choice, at a tenth of the cost (apply creates thousands at once).
-    import secrets
-
-    body = SECRET_PREFIX + base62(secrets.randbelow(62 ** BODY_LENGTH), BODY_LENGTH)
+    body = SECRET_PREFIX + base62(random_below(62 ** BODY_LENGTH), BODY_LENGTH)
     return body + checksum(body)
+
+
+def random_below(n: int) -> int:
+    """A uniform random integer in [0, n) from the operating system's generator:
+    secrets.randbelow's method (the fewest bits that hold n, drawn again until below
+    n), without importing secrets and random, a visible part of `create`'s start-up."""
+    bits = n.bit_length()
+    size = (bits + 7) // 8
+    while True:
+        value = int.from_bytes(os.urandom(size), "big") >> (size * 8 - bits)
+        if value < n:
+            return value
 
 
 def is_well_formed(secret: str) -> bool:
@@ -100,9 +112,7 @@ def hint(secret: str) -> str:
 
 def new_id() -> str:
     """``key_`` + 16 random lowercase base32 characters (80 bits)."""
-    import secrets
-
-    number = secrets.randbits(80)
+    number = int.from_bytes(os.urandom(10), "big")
     return ID_PREFIX + "".join(_B32[(number >> (5 * i)) & 31] for i in range(16))
 
 

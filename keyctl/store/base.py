@@ -82,12 +82,15 @@ def default_path() -> Path:
 
 def actor() -> str:
     """Who makes a change, as the environment reports it (a record, not proof)."""
-    try:
-        import getpass
+    # getpass.getuser()'s search, without importing getpass (and termios with it).
+    name = next((os.environ[v] for v in ("LOGNAME", "USER", "LNAME", "USERNAME") if os.environ.get(v)), None)
+    if name is None:
+        try:
+            import pwd
 
-        name = getpass.getuser()
-    except Exception:  # no name for this uid (containers): the uid will do
-        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+            name = pwd.getpwuid(os.getuid())[0]
+        except Exception:  # no name for this uid (containers), or no pwd: the uid will do
+            return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
     # $LOGNAME is anyone's to set: kept as text the store can hold (a byte the locale
     # could not decode as \xff) and of a sane length; it is escaped where it is shown.
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")[:256]
