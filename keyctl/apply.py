@@ -46,12 +46,17 @@ def survey(reads: Any, manifest: "Manifest", prune: bool) -> "Survey":
 
 
 def replan(tx: "Writer", planned: "Plan", given: "Plan | None", catalog: "Catalog", now: datetime,
-           location: str) -> "Plan":
-    """The plan made again from the store as it is under the lock. A Plan the caller
-    made earlier (``given``) must still match: another process may have written since."""
-    from .plan import make_plan
+           location: str, version: Any) -> "Plan":
+    """The plan as it holds under the lock: the same when nothing was committed to the
+    store since it was made (``version``, the store's now, is the one it was made on),
+    else made again from the store as it is. A Plan the caller made earlier
+    (``given``) must still match: another process may have written since."""
+    from .plan import check_expiries, make_plan
 
     assert planned.manifest is not None
+    if planned.seen is not None and planned.seen == version:
+        check_expiries(planned.source, planned.actions, now)  # the clock moved on meanwhile
+        return planned
     fresh = make_plan(planned.manifest, survey(tx, planned.manifest, planned.prune), catalog, now, planned.prune)
     if given is not None and fresh.actions != given.actions:
         raise StoreError(
@@ -61,33 +66,50 @@ def replan(tx: "Writer", planned: "Plan", given: "Plan | None", catalog: "Catalo
     return fresh
 
 
+BATCH = 1000  # keys written (with their audit entries) at a time: memory stays flat
+
+
 def carry_out(tx: "Writer", planned: "Plan", catalog: "Catalog", now: datetime, source: str,
               in_keyring: bool, key_of: Callable[["KeyRow", str], Any]) -> "list[Created]":
-    """Write ``planned`` (deletes, updates, creates) and its audit trail; returns the
-    keys created, with their secrets. ``key_of(row, now_iso)`` makes a result Key."""
-    from . import tokens
-    from .models import Created
-    from .plan import CREATE, DELETE, UPDATE, expiry_at
-    from .store.base import KeyRow
+    """Write ``planned`` (deletes, updates, creates) and its audit trail, a batch at a
+    time; returns the keys created, with their secrets. ``key_of(row, now_iso)`` makes
+    a result Key."""
+    from .plan import CREATE, DELETE, UPDATE
 
     stamp = iso(now)
     tag = {"manifest": source}
-    audit: list[AuditEntry] = []
+    for batch in _batches(planned.of(DELETE)):
+        tx.delete_keys([a.key_id for a in batch if a.key_id])
+        tx.audit_many([(stamp, "delete", a.key_id, a.name, {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag)
+                       for a in batch])
+    for batch in _batches(planned.of(UPDATE)):
+        audit: list[AuditEntry] = []
+        current = tx.rows_named([a.name for a in batch])
+        tx.update_keys([(a.key_id, _update(a, current[a.name], catalog, now, stamp, tag, audit)) for a in batch])
+        tx.audit_many(audit)
+    created: list[Created] = []
+    for batch in _batches(planned.of(CREATE)):
+        created += _create(tx, batch, catalog, now, stamp, tag, in_keyring, key_of)
+    return created
 
-    deletes = planned.of(DELETE)
-    tx.delete_keys([a.key_id for a in deletes if a.key_id])
-    for a in deletes:
-        audit.append((stamp, "delete", a.key_id, a.name,
-                      {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag))
 
-    current = tx.rows_named([a.name for a in planned.of(UPDATE)])
-    updates = [(a.key_id, _update(a, current[a.name], catalog, now, stamp, tag, audit))
-               for a in planned.of(UPDATE)]
-    tx.update_keys(updates)
+def _batches(actions: tuple) -> Iterator[tuple]:
+    for start in range(0, len(actions), BATCH):
+        yield actions[start:start + BATCH]
+
+
+def _create(tx: "Writer", batch: tuple, catalog: "Catalog", now: datetime, stamp: str, tag: dict, in_keyring: bool,
+            key_of: Callable[["KeyRow", str], Any]) -> "list[Created]":
+    """New keys, their secrets made here, and their audit entries."""
+    from . import tokens
+    from .models import Created
+    from .plan import expiry_at
+    from .store.base import KeyRow
 
     created: list[Created] = []
     inserts: list[tuple[KeyRow, str]] = []
-    for a in planned.of(CREATE):
+    audit: list[AuditEntry] = []
+    for a in batch:
         spec = a.spec
         assert spec is not None
         secret = tokens.new_secret()
@@ -164,7 +186,11 @@ class ApplyOps(Delivery):
             raise TypeError(f"plan takes a Manifest (see read_manifest), not {type(manifest).__name__}")
         require_bool("prune", prune)
         catalog = self._refresh_catalog()
-        return make_plan(manifest, survey(self.store, manifest, prune), catalog, clock.utcnow(), prune)
+        before = self.store.version()
+        found = survey(self.store, manifest, prune)
+        # Read while nothing was committed, the plan holds while the store's version does.
+        seen = before if before is not None and self.store.version() == before else None
+        return make_plan(manifest, found, catalog, clock.utcnow(), prune)._replace(seen=seen)
 
     def export(self) -> "Exported":
         """The store as a manifest: every named key, sorted by name, without secrets or
@@ -219,7 +245,7 @@ class ApplyOps(Delivery):
         with self._keyring_entries() as kept, self._writing(True, void) as tx:
             now = clock.utcnow()
             catalog = self._catalog_of(tx)
-            planned = replan(tx, planned, given, catalog, now, self.store.location)
+            planned = replan(tx, planned, given, catalog, now, self.store.location, self.store.version())
             if keyring and backend is None and planned.of(CREATE):
                 backend = self._backend(True)
             created = carry_out(tx, planned, catalog, now, source, backend is not None, self._key)

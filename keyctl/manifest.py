@@ -102,33 +102,93 @@ def _fail(source: str, problems: list[str]) -> ManifestError:
 
 def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) -> Manifest:
     """Parse and validate manifest TOML text. Raises ManifestError (every problem)."""
-    import tomllib
-
     if len(text) > MAX_MANIFEST_BYTES:
         raise _fail(source, [f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; split it into several manifests"])
     try:
-        data = tomllib.loads(text)
+        return _validated(_pieces(text), source, catalog, now)
+    except _NotPlain:
+        return _validated([_whole(text, source)], source, catalog, now)
+
+
+def _validated(documents: Iterable[dict], source: str, catalog: "Catalog", now: datetime) -> Manifest:
+    """The manifest that ``documents`` (parsed TOML: the whole text, or its pieces in
+    order) make, validated."""
+    fields: list[str] = []  # the top-level fields but keys
+    problems: list[str] = []
+    specs: list[KeySpec] = []
+    for data in documents:
+        fields += [field for field in data if field != "keys"]
+        raw_keys = data.get("keys", {})
+        if not isinstance(raw_keys, dict):
+            problems.append(f"keys: must be a table of [keys.NAME] tables, not {_type(raw_keys)}")
+            continue
+        for name, body in raw_keys.items():
+            spec = _key_spec(name, body, catalog, now, problems)
+            if spec is not None:
+                specs.append(spec)
+    problems[:0] = [f"unknown field '{printable(field)}' at the top level; a manifest holds only [keys.NAME] tables"
+                    for field in fields]
+    if problems:
+        raise _fail(source, problems)
+    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)))
+
+
+def _whole(text: str, source: str) -> dict:
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, [_toml_problem(exc, text)]) from None
     except RecursionError:
         # tomllib recurses once per nested array or inline table.
         raise _fail(source, ["nested too deeply to be a manifest (arrays or tables inside each other)"]) from None
-    problems: list[str] = []
-    for field in data:
-        if field != "keys":
-            problems.append(f"unknown field '{printable(field)}' at the top level; a manifest holds only [keys.NAME] tables")
-    raw_keys = data.get("keys", {})
-    specs: list[KeySpec] = []
-    if not isinstance(raw_keys, dict):
-        problems.append(f"keys: must be a table of [keys.NAME] tables, not {_type(raw_keys)}")
-        raw_keys = {}
-    for name, body in raw_keys.items():
-        spec = _key_spec(name, body, catalog, now, problems)
-        if spec is not None:
-            specs.append(spec)
-    if problems:
-        raise _fail(source, problems)
-    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)))
+
+
+class _NotPlain(Exception):
+    """The text is not plainly one [keys.NAME] table after another: it is parsed whole."""
+
+
+PIECE = 500  # [keys.NAME] tables parsed at a time
+# A line that may open a table (or a value) other than a plain [keys.NAME] header.
+_OTHER_BRACKET = r"^(?:[ \t]+\[|\[(?!keys\.))"
+
+
+def _pieces(text: str) -> Iterator[dict]:
+    """The manifest's TOML parsed a few hundred [keys.NAME] tables at a time: for a
+    whole document tomllib keeps bookkeeping that comes to a few hundred MiB for
+    100,000 keys. The text is cut before lines that begin with ``[keys.``, only where
+    no other line begins with a bracket; every piece must parse on its own, and no
+    name or field may come twice. Anything else raises _NotPlain (then the text is
+    parsed whole, which also says what is wrong with it in tomllib's words): so the
+    pieces always make what the whole text makes."""
+    import tomllib
+
+    if re.search(_OTHER_BRACKET, text, re.MULTILINE):
+        raise _NotPlain
+    cuts = [0]
+    seen = 0
+    found = text.find("\n[keys.")
+    while found != -1:
+        seen += 1
+        if seen % PIECE == 0:
+            cuts.append(found + 1)
+        found = text.find("\n[keys.", found + 1)
+    cuts.append(len(text))
+    names: set[str] = set()
+    fields: set[str] = set()
+    for start, end in zip(cuts, cuts[1:]):
+        try:
+            data = tomllib.loads(text[start:end])
+        except (tomllib.TOMLDecodeError, RecursionError):
+            raise _NotPlain from None
+        keys = data.get("keys", {})
+        other = data.keys() - {"keys"}
+        if not isinstance(keys, dict) or other & fields or not names.isdisjoint(keys):
+            raise _NotPlain
+        fields |= other
+        names.update(keys)
+        yield data
 
 
 def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems: list[str]) -> KeySpec | None:

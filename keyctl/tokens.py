@@ -31,11 +31,12 @@ _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
 def base62(number: int, width: int) -> str:
+    pairs = _PAIRS or _pairs()  # two digits at a time (apply makes thousands of secrets)
     out = []
     while number:
-        number, digit = divmod(number, 62)
-        out.append(ALPHABET[digit])
-    return "".join(reversed(out)).rjust(width, "0")
+        number, two = divmod(number, 3844)
+        out.append(pairs[two])
+    return "".join(reversed(out)).lstrip("0").rjust(width, "0")
 
 
 def checksum(text: str) -> str:

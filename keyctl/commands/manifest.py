@@ -12,7 +12,7 @@ import typer
 from .. import render, render_apply
 from ..app import app, state
 from ..completion import complete_manifest
-from ..edge import confirm, error, note, say, warn
+from ..edge import confirm, error, note, say_all, warn
 from ..errors import EXIT_USAGE, ManifestError, OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
@@ -128,8 +128,7 @@ def apply(
         for change in action.added_prerequisites:
             warn(f"{action.name}: {change.because} requires {change.scope}; added {change.scope}")
     if as_json:
-        for line in render_apply.plan_lines(planned, ks.catalog):
-            say(line)
+        say_all(render_apply.plan_lines(planned, ks.catalog))
     else:
         render_apply.plan(planned, ks.catalog)
     if dry_run:

@@ -144,6 +144,11 @@ class PostgresStore(PgMessages, Reads):
                 raise self.translate(exc, "read") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def version(self) -> None:
+        """None: PostgreSQL tells no cheap version of a whole schema, so a plan is
+        always made again under the write lock."""
+        return None
+
     def close(self) -> None:
         close_all(self, psycopg.Error)
 
