@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .plan import Plan
 
 
+PIECE = 500  # keys (or lines) written at a time
 _PLAN_MARK = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
 _PLAN_ANSI = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m", "unchanged": "\033[2m"}
 
@@ -70,7 +71,7 @@ def plan(p: "Plan", catalog: "Catalog") -> None:
     batch: list[str] = []
     for line in plan_lines(p, catalog, _color()):
         batch.append(line + "\n")  # its parts escaped by plan_lines; colours are keyctl's own
-        if len(batch) >= 500:
+        if len(batch) >= PIECE:
             write("".join(batch))
             batch = []
     write("".join(batch))
@@ -118,7 +119,7 @@ def _emit_list(items: Iterator[Any], ascii_: bool) -> None:
     parts = ["[\n    " + json.dumps(first, ensure_ascii=ascii_)]
     for item in items:
         parts.append(",\n    " + json.dumps(item, ensure_ascii=ascii_))
-        if len(parts) >= 500:
+        if len(parts) >= PIECE:
             write("".join(parts))
             parts = []
     parts.append("\n  ]")
@@ -184,7 +185,7 @@ def exported(keys: "Iterable[tuple[str, dict[str, Any]]]", as_json: bool) -> Non
     keys = iter(keys)
     written = False
     while True:
-        chunk = dict(islice(keys, 500))
+        chunk = dict(islice(keys, PIECE))
         if not chunk:
             break
         # The chunk as json.dumps indents it inside the whole object, without the
