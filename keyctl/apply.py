@@ -1,7 +1,8 @@
 """``KeyStore.apply``: carrying out a plan on a store's writer, inside one transaction.
-The plan is made again from the rows read under the write lock, every change is
-written with its audit entry, and the new keys are built (their secrets seen only
-here, and delivered before the transaction commits).
+The plan must hold under the write lock (it is made again, from indexed look-ups of
+the manifest's names, when anything was committed to the store since), every change is
+written with its audit entry, a batch at a time, and the new keys are built (their
+secrets seen only here, and delivered before the transaction commits).
 
 keyctl/plan.py decides what to change (pure); this module writes it.
 """
@@ -222,7 +223,8 @@ class ApplyOps(Delivery):
         """Carry out a plan (or plan a manifest and carry that out) in ONE transaction:
         all of it or none of it. Each change is audited with ``{"manifest": source}``.
 
-        The plan is made again inside the transaction: a Plan that no longer matches
+        The plan must hold inside the transaction: when anything was committed to the
+        store since it was made, it is made again, and a Plan that no longer matches
         the store (another process wrote in between) raises StoreError and changes
         nothing. New secrets go to the keyring (``keyring``) and to ``deliver`` before
         the transaction commits; if either fails, nothing is applied."""

@@ -85,7 +85,7 @@ def main() -> None:
     # nothing. It is on while a command runs (an apply or a list of a million keys makes
     # garbage), but for the fast path's, whose work is small. At exit every object is
     # frozen first, so that the interpreter's last collections do not walk them all
-    # again (bench/README.md: together a sixth of a short command's time).
+    # again (bench/README.md says what that saves).
     enabled = gc.isenabled()
     gc.disable()
     atexit.unregister(_at_exit)  # once, however many times main() runs in a process
