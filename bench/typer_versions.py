@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from run import MINI_APP  # bench/ is on sys.path when this script runs
+from fixtures import MINI_APP  # bench/ is on sys.path when this script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = Path(tempfile.gettempdir()) / "keyctl-typer-venvs"

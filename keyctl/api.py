@@ -24,22 +24,23 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
-from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, Catalog, builtin, builtin_text, load_catalog
-from .catalog.compiled import catalog_meta, stored_catalog_of
-from .decide import STATE_OF_STATUS, STATUSES, KeyState, Verdict, decide, key_status, outcomes_for, worst
 from .errors import CatalogMismatchError, NotFoundError, UsageError
 from .apply import ApplyOps
 from .copying import CopyOps
 from .upgrade import UpgradeOps
 from .keys import KeyOps
-from .models import CheckReport, Key, KeyDetail, LogEntry
+from .checks import CheckOps
+from .models import STATUSES, Key, key_status, sorted_ids
 from .store import KeyRow, Writer, open_store
 from .text import printable
 from . import when as clock
 from .when import iso
 
+# The catalog (keyctl/catalog) is loaded by the calls that need one, and the verdicts
+# (keyctl/decide.py) imported by the calls that decide: `list --json` needs neither.
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from .catalog import Catalog
+    from .models import KeyDetail, LogEntry
 
 MAX_LOG_LIMIT = 2**63 - 1  # SQLite's largest integer
 
@@ -50,7 +51,7 @@ def _python_warning(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
+class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
     """API keys in a store (a SQLite file or a PostgreSQL database), judged by its catalog."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, catalog: Catalog | str | None = None,
@@ -70,7 +71,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         # The catalog decisions use, its revision in the store, and its memo of verdicts:
         # one value, replaced whole, so that no thread pairs a catalog with another's
         # revision or verdicts.
-        self._cat: tuple[Catalog, str | None, dict[tuple, Verdict]] | None = None
+        self._cat: tuple[Catalog, str | None, dict[tuple, Any]] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -88,12 +89,15 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         store not created yet the one asked for."""
         return (self._cat or self._use(*self._resolve_catalog()))[0]
 
-    def _use(self, catalog: Catalog, rev: str | None) -> tuple[Catalog, str | None, dict[tuple, Verdict]]:
+    def _use(self, catalog: Catalog, rev: str | None) -> tuple[Catalog, str | None, dict[tuple, Any]]:
         old = self._cat
         self._cat = cat = (catalog, rev, old[2] if old is not None and old[0] is catalog else {})
         return cat
 
-    def _resolve_catalog(self) -> tuple[Catalog, str | None]:
+    def _resolve_catalog(self) -> "tuple[Catalog, str | None]":
+        from .catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, builtin, builtin_text, load_catalog
+        from .catalog.compiled import catalog_meta
+
         stored = _stored(self.store.meta)
         if stored is not None and self._catalog_arg in BUILTIN_CATALOGS and \
                 stored[0].text == builtin_text(self._catalog_arg):
@@ -134,6 +138,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         cat = self._cat
         if cat is not None and rev == cat[1]:
             return cat[0]
+        from .catalog import load_catalog
+
         requested = load_catalog(self._catalog_arg) if self._catalog_arg is not None else None
         stored = _stored(tx.meta)
         assert stored is not None  # the transaction made the store
@@ -152,7 +158,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
     def _key(self, row: KeyRow, now: str | None = None) -> Key:
         now = now or iso(clock.utcnow())
         return Key(
-            row.id, row.name, row.description, tuple(Catalog.sorted_ids(row.scopes)),
+            row.id, row.name, row.description, tuple(sorted_ids(row.scopes)),
             key_status(row.disabled, row.expires_at, now), row.created_at, row.updated_at,
             row.expires_at, row.hint, row.in_keyring, row.scopes,
         )
@@ -189,6 +195,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
         among names sharing its first letter (indexed, bounded)."""
         if not ref:
             return None
+        from .catalog import Catalog
+
         near = [name for prefix in {ref[0].lower(), ref[0].upper()}
                 for _, name in self.store.names_by_prefix(prefix, limit=200) if name]
         for name in near:
@@ -207,8 +215,12 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
             raise TypeError(f"status must be a str or None, not {type(status).__name__}")
         if status is not None and status not in STATUSES:
             raise UsageError(f"--status '{printable(status)}' is not one of {', '.join(STATUSES)}")
-        catalog = self._refresh_catalog()
-        wanted = catalog.expand(catalog.resolve_many(scope)) if scope else frozenset()
+        wanted: frozenset[str] = frozenset()
+        if scope or self._catalog_arg is not None:  # a catalog named is checked against the store's
+            catalog = self._refresh_catalog()
+            wanted = catalog.expand(catalog.resolve_many(scope)) if scope else frozenset()
+        else:
+            self.store.meta("catalog_rev")  # a store that cannot be read fails here, before any output
         return self._listed(status, wanted)
 
     def _listed(self, status: str | None, wanted: frozenset[str]) -> Iterator[Key]:
@@ -221,7 +233,10 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
                 continue
             yield key
 
-    def show(self, ref: str) -> KeyDetail:
+    def show(self, ref: str) -> "KeyDetail":
+        from .decide import STATE_OF_STATUS, outcomes_for
+        from .models import KeyDetail
+
         key = self.get(ref)
         return KeyDetail(key, outcomes_for(self._refresh_catalog(), key.granted, STATE_OF_STATUS[key.status]))
 
@@ -231,7 +246,7 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
             raise TypeError("prefix must be a str and limit an int")
         return self.store.names_by_prefix(prefix, limit)
 
-    def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[LogEntry]:
+    def log(self, ref: str | None = None, limit: int | None = None) -> "Iterator[LogEntry]":
         """The audit trail, newest first. A key's trail is found by its id, its current
         name, or the name a deleted key had."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
@@ -252,6 +267,8 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
             else:
                 row = self._row(ref)
                 key_id, key_name = row.id, row.name
+        from .models import LogEntry
+
         return (LogEntry(a.at, a.actor, a.action, a.key_id, a.key_name, a.details)
                 for a in self.store.audit(key_id, limit, key_name))
 
@@ -266,89 +283,12 @@ class KeyStore(KeyOps, ApplyOps, UpgradeOps, CopyOps):
 
         return status_of(self)
 
-    # -- decisions -----------------------------------------------------------------------
-    def check(self, key: str, operation: str) -> Verdict:
-        """What the API would do with ``key`` (a secret, id or name) for ONE operation
-        (an operation id, any case, or its display form ``Inputs:Get``). A group,
-        ``all`` or a list is refused (UsageError): :meth:`check_many` takes those.
 
-        The hot path of a service: one indexed look-up (with the catalog's revision,
-        so a catalog replaced elsewhere is noticed) and a memoised verdict."""
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
-        if not isinstance(operation, str):
-            raise TypeError(f"operation must be a str, not {type(operation).__name__}")
-        catalog, rev, verdicts = self._cat or self._use(*self._resolve_catalog())
-        kind = tokens.kind_of(key)
-        if kind == "secret":
-            if not tokens.is_well_formed(key):
-                return self._verdict(catalog, verdicts, "", self._operation(catalog, operation), KeyState.MALFORMED, None)
-            found = self.store.check_row("secret_hash", tokens.hash_secret(key))
-        else:
-            found = self.store.check_row(kind, key)
-        if found is not None and found.catalog_rev != rev:
-            catalog, rev, verdicts = self._use(*self._resolve_catalog())  # replaced by another process
-        op = operation if operation in catalog.operations else self._operation(catalog, operation)
-        if found is None or found.id is None:
-            if kind != "secret":
-                raise NotFoundError(self._no_such_key(kind, key))
-            return self._verdict(catalog, verdicts, "", op, KeyState.UNKNOWN, None)
-        # The clock is read only for a key that expires (a service's loop pays for it).
-        now = iso(clock.utcnow()) if found.expires_at is not None else ""
-        state = STATE_OF_STATUS[key_status(found.disabled, found.expires_at, now)]
-        return self._verdict(catalog, verdicts, found.scopes or "[]", op, state, found.name or found.id)
-
-    @staticmethod
-    def _operation(catalog: Catalog, name: str) -> str:
-        found = catalog.operation_id(name)
-        if found is not None and "," not in name:
-            return found
-        resolved = catalog.resolve_operations([name])  # unknown names raise, with did-you-mean
-        raise UsageError(f"check takes one operation id, and '{printable(name)}' stands for "
-                         f"{len(resolved)}; use check_many for groups, lists and all")
-
-    @staticmethod
-    def _verdict(catalog: Catalog, verdicts: dict[tuple, Verdict], scopes: str, operation: str, state: KeyState,
-                 ref: str | None) -> Verdict:
-        """decide(), memoised in ``verdicts`` (the catalog's own memo): a verdict depends
-        only on the catalog and these arguments (the key's state is judged before,
-        expiry included) and is immutable, so one instance can answer every call."""
-        memo_key = (scopes, operation, state, ref)
-        verdict = verdicts.get(memo_key)
-        if verdict is None:
-            from .store.base import decode_scopes
-
-            verdict = decide(catalog, decode_scopes(scopes) if scopes else frozenset(), operation, state, ref)
-            if len(verdicts) >= _VERDICT_MEMO_SIZE:
-                verdicts.clear()
-            verdicts[memo_key] = verdict
-        return verdict
-
-    def check_many(self, key: str, operations: Iterable[str] = ()) -> CheckReport:
-        """Verdicts for several operations (ids, groups or ``all``; none = every one)."""
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
-        catalog = self._refresh_catalog()
-        ops = catalog.resolve_operations(operations)
-        known: Key | None = None
-        if key.startswith(tokens.SECRET_PREFIX):
-            if tokens.is_well_formed(key):
-                row = self.store.by("secret_hash", tokens.hash_secret(key))
-                known = self._key(row) if row else None
-                state = STATE_OF_STATUS[known.status] if known else KeyState.UNKNOWN
-            else:
-                state = KeyState.MALFORMED
-        else:
-            known = self.get(key)
-            state = STATE_OF_STATUS[known.status]
-        granted = known.granted if known else frozenset()
-        ref = known.ref if known else None
-        results = tuple(decide(catalog, granted, op, state, ref) for op in ops)
-        return CheckReport(known, worst(r.outcome for r in results), results)
-
-
-def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | None:
+def _stored(meta: Callable[[str], str | None]) -> "tuple[Catalog, str | None] | None":
     """The catalog a store keeps and its revision, or None when there is no store."""
+    from .catalog import DEFAULT_CATALOG, builtin
+    from .catalog.compiled import stored_catalog_of
+
     rev = meta("catalog_rev")
     name = meta("catalog")
     if rev is None and name is None:
@@ -362,5 +302,4 @@ def _stored(meta: Callable[[str], str | None]) -> tuple[Catalog, str | None] | N
     return cached, rev
 
 
-_STORED_CACHE: dict[str, Catalog] = {}
-_VERDICT_MEMO_SIZE = 4096  # verdicts kept per KeyStore (keys x operations in use)
+_STORED_CACHE: "dict[str, Catalog]" = {}

@@ -1,7 +1,8 @@
 """``KeyStore.apply``: carrying out a plan on a store's writer, inside one transaction.
-The plan is made again from the rows read under the write lock, every change is
-written with its audit entry, and the new keys are built (their secrets seen only
-here, and delivered before the transaction commits).
+The plan must hold under the write lock (it is made again, from indexed look-ups of
+the manifest's names, when anything was committed to the store since), every change is
+written with its audit entry, a batch at a time, and the new keys are built (their
+secrets seen only here, and delivered before the transaction commits).
 
 keyctl/plan.py decides what to change (pure); this module writes it.
 """
@@ -9,32 +10,55 @@ keyctl/plan.py decides what to change (pure); this module writes it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from . import tokens
 from . import when as clock
 from .delivery import Delivery
 from .errors import StoreError
-from .models import ApplyResult, Created
-from .plan import CREATE, DELETE, UPDATE, Plan, expiry_at, make_plan
-from .store.base import KeyRow
 from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
     from .manifest import Manifest
-    from .models import Exported
-    from .store.base import Writer
+    from .models import ApplyResult, Created, Exported
+    from .plan import Plan, Survey
+    from .store.base import KeyRow, Writer
 
 AuditEntry = tuple[str, str, "str | None", "str | None", dict]
 
 
-def replan(tx: "Writer", planned: Plan, given: Plan | None, catalog: "Catalog", now: datetime,
-           location: str) -> Plan:
-    """The plan made again from the store as it is under the lock. A Plan the caller
-    made earlier (``given``) must still match: another process may have written since."""
+def survey(reads: Any, manifest: "Manifest", prune: bool) -> "Survey":
+    """What the plan of ``manifest`` needs of the store (``reads``: the store, or a
+    transaction's writer): the keys it names, names that differ from one of its new
+    names only by case, and the named keys it lacks (every one with ``prune``, else
+    how many). Indexed look-ups of the manifest's names; only ``prune`` reads the
+    other named keys, which it deletes."""
+    from .plan import Survey
+
+    names = [spec.name for spec in manifest.keys]
+    rows = reads.rows_named(names)
+    missing = sorted({name.lower() for name in names if name not in rows})
+    twins = reads.names_folded(missing) if missing else {}
+    if not prune:
+        return Survey(rows, twins, (), reads.count_named() - len(rows))
+    wanted = set(names)
+    absent = tuple(row for row in reads.iter_named() if row.name not in wanted)
+    return Survey(rows, twins, absent, len(absent))
+
+
+def replan(tx: "Writer", planned: "Plan", given: "Plan | None", catalog: "Catalog", now: datetime,
+           location: str, version: Any) -> "Plan":
+    """The plan as it holds under the lock: the same when nothing was committed to the
+    store since it was made (``version``, the store's now, is the one it was made on),
+    else made again from the store as it is. A Plan the caller made earlier
+    (``given``) must still match: another process may have written since."""
+    from .plan import check_expiries, make_plan
+
     assert planned.manifest is not None
-    fresh = make_plan(planned.manifest, tx.iter_keys(), catalog, now, planned.prune)
+    if planned.seen is not None and planned.seen == version:
+        check_expiries(planned.source, planned.actions, now)  # the clock moved on meanwhile
+        return planned
+    fresh = make_plan(planned.manifest, survey(tx, planned.manifest, planned.prune), catalog, now, planned.prune)
     if given is not None and fresh.actions != given.actions:
         raise StoreError(
             f"the store {location} changed after the plan was made (another keyctl wrote "
@@ -43,28 +67,50 @@ def replan(tx: "Writer", planned: Plan, given: Plan | None, catalog: "Catalog", 
     return fresh
 
 
-def carry_out(tx: "Writer", planned: Plan, catalog: "Catalog", now: datetime, source: str,
-              in_keyring: bool, key_of: Callable[[KeyRow, str], Any]) -> list[Created]:
-    """Write ``planned`` (deletes, updates, creates) and its audit trail; returns the
-    keys created, with their secrets. ``key_of(row, now_iso)`` makes a result Key."""
+BATCH = 1000  # keys written (with their audit entries) at a time: memory stays flat
+
+
+def carry_out(tx: "Writer", planned: "Plan", catalog: "Catalog", now: datetime, source: str,
+              in_keyring: bool, key_of: Callable[["KeyRow", str], Any]) -> "list[Created]":
+    """Write ``planned`` (deletes, updates, creates) and its audit trail, a batch at a
+    time; returns the keys created, with their secrets. ``key_of(row, now_iso)`` makes
+    a result Key."""
+    from .plan import CREATE, DELETE, UPDATE
+
     stamp = iso(now)
     tag = {"manifest": source}
-    audit: list[AuditEntry] = []
+    for batch in _batches(planned.of(DELETE)):
+        tx.delete_keys([a.key_id for a in batch if a.key_id])
+        tx.audit_many([(stamp, "delete", a.key_id, a.name, {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag)
+                       for a in batch])
+    for batch in _batches(planned.of(UPDATE)):
+        audit: list[AuditEntry] = []
+        current = tx.rows_named([a.name for a in batch])
+        tx.update_keys([(a.key_id, _update(a, current[a.name], catalog, now, stamp, tag, audit)) for a in batch])
+        tx.audit_many(audit)
+    created: list[Created] = []
+    for batch in _batches(planned.of(CREATE)):
+        created += _create(tx, batch, catalog, now, stamp, tag, in_keyring, key_of)
+    return created
 
-    deletes = planned.of(DELETE)
-    tx.delete_keys([a.key_id for a in deletes if a.key_id])
-    for a in deletes:
-        audit.append((stamp, "delete", a.key_id, a.name,
-                      {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag))
 
-    current = tx.rows_named([a.name for a in planned.of(UPDATE)])
-    updates = [(a.key_id, _update(a, current[a.name], catalog, now, stamp, tag, audit))
-               for a in planned.of(UPDATE)]
-    tx.update_keys(updates)
+def _batches(actions: tuple) -> Iterator[tuple]:
+    for start in range(0, len(actions), BATCH):
+        yield actions[start:start + BATCH]
+
+
+def _create(tx: "Writer", batch: tuple, catalog: "Catalog", now: datetime, stamp: str, tag: dict, in_keyring: bool,
+            key_of: Callable[["KeyRow", str], Any]) -> "list[Created]":
+    """New keys, their secrets made here, and their audit entries."""
+    from . import tokens
+    from .models import Created
+    from .plan import expiry_at
+    from .store.base import KeyRow
 
     created: list[Created] = []
     inserts: list[tuple[KeyRow, str]] = []
-    for a in planned.of(CREATE):
+    audit: list[AuditEntry] = []
+    for a in batch:
         spec = a.spec
         assert spec is not None
         secret = tokens.new_secret()
@@ -82,9 +128,11 @@ def carry_out(tx: "Writer", planned: Plan, catalog: "Catalog", now: datetime, so
     return created
 
 
-def _update(a: Any, row: KeyRow, catalog: "Catalog", now: datetime, stamp: str, tag: dict,
+def _update(a: Any, row: "KeyRow", catalog: "Catalog", now: datetime, stamp: str, tag: dict,
             audit: list[AuditEntry]) -> dict[str, Any]:
     """One key's changes, and their audit entries (scopes, fields, enabled)."""
+    from .plan import expiry_at
+
     spec = a.spec
     changes: dict[str, Any] = {"updated_at": stamp}
     if a.added_scopes or a.removed_scopes:
@@ -115,7 +163,7 @@ class ApplyOps(Delivery):
     """The manifests part of KeyStore: read, plan, apply, export."""
 
     # Provided by KeyStore:
-    def _key(self, row: KeyRow, now: str | None = None) -> Any: ...  # pragma: no cover
+    def _key(self, row: "KeyRow", now: str | None = None) -> Any: ...  # pragma: no cover
     def _catalog_of(self, tx: "Writer") -> "Catalog": ...  # pragma: no cover
     def _refresh_catalog(self) -> "Catalog": ...  # pragma: no cover
 
@@ -138,45 +186,51 @@ class ApplyOps(Delivery):
         if not isinstance(manifest, Manifest):
             raise TypeError(f"plan takes a Manifest (see read_manifest), not {type(manifest).__name__}")
         require_bool("prune", prune)
-        return make_plan(manifest, self.store.iter_keys(), self._refresh_catalog(), clock.utcnow(), prune)
+        catalog = self._refresh_catalog()
+        before = self.store.version()
+        found = survey(self.store, manifest, prune)
+        # Read while nothing was committed, the plan holds while the store's version does.
+        seen = before if before is not None and self.store.version() == before else None
+        return make_plan(manifest, found, catalog, clock.utcnow(), prune)._replace(seen=seen)
 
     def export(self) -> "Exported":
         """The store as a manifest: every named key, sorted by name, without secrets or
         ids. A relative expiry that a manifest gave is exported as given ("90d"); any
-        other expiry as the absolute time, so that applying the export changes nothing."""
-        from .manifest import dump_manifest, manifest_entry
+        other expiry as the absolute time, so that applying the export changes nothing.
+        (:meth:`export_keys` streams the same keys, for a store of any size.)"""
+        from .manifest import dump_manifest
         from .models import Exported
 
+        data = dict(self.export_keys())
+        return Exported("".join(dump_manifest(data.items())), data, tuple(self.unnamed_keys()))
+
+    def export_keys(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """What :meth:`export` holds, streamed in name order: ``(name, {"scopes",
+        "description", "expires", "enabled"})`` for every named key, read a batch at a
+        time (memory stays flat whatever the store's size)."""
         catalog = self._refresh_catalog()
-        named: list[KeyRow] = []
-        skipped: list[str] = []
-        for row in self.store.iter_keys():
-            if row.name is None:
-                skipped.append(row.id)  # a manifest knows keys only by name
-            else:
-                named.append(row)
-        named.sort(key=lambda r: r.name or "")
-        entries: dict[str, dict[str, Any]] = {}
-        data: dict[str, dict[str, Any]] = {}
-        for row in named:
-            scopes = catalog.sorted_ids(row.scopes)
-            expires = row.expires_spec or row.expires_at
-            entries[row.name] = manifest_entry(scopes, row.description, expires, not row.disabled)  # type: ignore[index]
-            data[row.name] = {"scopes": scopes, "description": row.description or None,  # type: ignore[index]
-                              "expires": expires, "enabled": not row.disabled}
-        return Exported(dump_manifest(entries), data, tuple(skipped))
+        for row in self.store.iter_named():
+            yield row.name, {"scopes": catalog.sorted_ids(row.scopes), "description": row.description or None,
+                             "expires": row.expires_spec or row.expires_at, "enabled": not row.disabled}
+
+    def unnamed_keys(self) -> Iterator[str]:
+        """The ids of the keys :meth:`export` leaves out (a manifest knows keys only by
+        name), oldest first, streamed."""
+        return self.store.iter_unnamed()
 
     def apply(self, plan_or_manifest: "Plan | Manifest", source: str | None = None, prune: bool = False,
-              keyring: bool = False, deliver: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
+              keyring: bool = False, deliver: "Callable[[ApplyResult], None] | None" = None) -> "ApplyResult":
         """Carry out a plan (or plan a manifest and carry that out) in ONE transaction:
         all of it or none of it. Each change is audited with ``{"manifest": source}``.
 
-        The plan is made again inside the transaction: a Plan that no longer matches
+        The plan must hold inside the transaction: when anything was committed to the
+        store since it was made, it is made again, and a Plan that no longer matches
         the store (another process wrote in between) raises StoreError and changes
         nothing. New secrets go to the keyring (``keyring``) and to ``deliver`` before
         the transaction commits; if either fails, nothing is applied."""
         from .keys import require_bool
-        from .plan import Plan
+        from .models import ApplyResult
+        from .plan import CREATE, Plan
 
         require_bool("prune", prune)
         require_bool("keyring", keyring)
@@ -193,7 +247,7 @@ class ApplyOps(Delivery):
         with self._keyring_entries() as kept, self._writing(True, void) as tx:
             now = clock.utcnow()
             catalog = self._catalog_of(tx)
-            planned = replan(tx, planned, given, catalog, now, self.store.location)
+            planned = replan(tx, planned, given, catalog, now, self.store.location, self.store.version())
             if keyring and backend is None and planned.of(CREATE):
                 backend = self._backend(True)
             created = carry_out(tx, planned, catalog, now, source, backend is not None, self._key)

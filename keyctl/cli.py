@@ -1,33 +1,75 @@
-"""The command line: the Typer app (keyctl/app.py) with every command module loaded.
+"""The command line: the Typer app (keyctl/app.py) with its command modules loaded.
 
 Entry point of the ``keyctl`` console script and of ``python -m keyctl``. ``app`` is
-loaded on first use (PEP 562), so that a bare ``keyctl --version``, and ``check`` with
-its TAB (keyctl/fastpath.py), are answered before Typer is imported."""
+loaded on first use (PEP 562), with every command, so that a bare ``keyctl --version``,
+and ``check`` with its TAB (keyctl/fastpath.py), are answered before Typer is imported.
+
+The console script loads less: Typer turns every registered command into a click
+command before it reads the command line, and each command module imports what its
+commands need. So :func:`main` imports only the module of the command named on the
+command line (or in the completion words) and lets Typer build only that command;
+KeyctlGroup builds the rest when anything asks for them (help, a misspelt or unknown
+name, TAB on a command's name). What a command prints is the same either way
+(tests/test_lazy_commands.py runs each case both ways).
+"""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
 
 __all__ = ["app", "main"]  # noqa: F822 (app is loaded on first use, below)
 
+# The module (under keyctl/commands/) of every top-level command and group, in the
+# order `keyctl --help` lists them: commands, then groups.
+COMMANDS = {
+    "create": "keys", "list": "keys", "show": "keys", "update": "keys", "disable": "keys", "enable": "keys",
+    "rotate": "keys", "delete": "keys", "log": "keys", "check": "check", "scopes": "check",
+    "apply": "manifest", "export": "manifest", "secret": "secret", "status": "status", "copy": "store",
+    "roles-sql": "store", "scope": "keys", "catalog": "catalog",
+}
+MODULES = ("keys", "check", "manifest", "secret", "status", "catalog", "store")  # registration order
+_GLOBAL = ("--db", "--catalog")
 
-def _load() -> "typer.Typer":
-    """The Typer app with every command module imported (which registers them)."""
+
+def _load(only: str | None = None) -> "typer.Typer":
+    """The Typer app with the module of command ``only`` imported (which registers its
+    commands), or with every command module."""
+    from importlib import import_module
+
     from .app import app
-    from .commands import keys  # noqa: F401,I001  (registers the commands, in help order)
-    from .commands import check  # noqa: F401
-    from .commands import manifest  # noqa: F401
-    from .commands import secret  # noqa: F401
-    from .commands import status  # noqa: F401
-    from .commands import catalog  # noqa: F401
-    from .commands import store  # noqa: F401
 
+    for module in (COMMANDS[only],) if only in COMMANDS else MODULES:
+        import_module(f".commands.{module}", __package__)
+    if only not in COMMANDS:
+        _in_help_order(app)
     return app
+
+
+def _in_help_order(app: "typer.Typer") -> None:
+    """Commands and groups in COMMANDS's order, whatever order their modules loaded in."""
+    order = {name: i for i, name in enumerate(COMMANDS)}
+    app.registered_commands.sort(key=lambda c: order.get(_name(c), len(order)))
+    app.registered_groups.sort(key=lambda g: order.get(_name(g), len(order)))
+
+
+def _name(info: Any) -> str:
+    """The name of a registered command or group (Typer derives a command's from its
+    function: roles_sql -> roles-sql)."""
+    name = getattr(info, "name", None)
+    if not isinstance(name, str):
+        instance = getattr(info, "typer_instance", None)
+        name = getattr(getattr(instance, "info", None), "name", None)
+    if not isinstance(name, str) and getattr(info, "callback", None) is not None:
+        name = info.callback.__name__.lower().replace("_", "-")
+    return name if isinstance(name, str) else ""
 
 
 def __getattr__(name: str) -> Any:  # PEP 562
@@ -38,6 +80,33 @@ def __getattr__(name: str) -> Any:  # PEP 562
 
 def main() -> None:
     """Run keyctl on sys.argv (or, for TAB, on the words in COMP_WORDS)."""
+    # The garbage collector is off while keyctl and Typer load: they make objects that
+    # live until the end (modules, classes, functions), and collecting among them finds
+    # nothing. It is on while a command runs (an apply or a list of a million keys makes
+    # garbage), but for the fast path's, whose work is small. At exit every object is
+    # frozen first, so that the interpreter's last collections do not walk them all
+    # again (bench/README.md says what that saves).
+    enabled = gc.isenabled()
+    gc.disable()
+    atexit.unregister(_at_exit)  # once, however many times main() runs in a process
+    atexit.register(_at_exit)
+    try:
+        _run(enabled)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _at_exit() -> None:
+    """The stores closed (what refers to one may be garbage that nothing will collect
+    now), then every object frozen."""
+    store = sys.modules.get(f"{__package__}.store.sql")
+    if store is not None:
+        store.close_open_stores()
+    gc.freeze()
+
+
+def _run(collect: bool) -> None:
     sys.argv[1:] = [_utf8(arg) for arg in sys.argv[1:]]
     if sys.argv[1:] == ["--version"] and not os.environ.get("_KEYCTL_COMPLETE"):
         # Needs no parser: answered before Typer is imported.
@@ -58,7 +127,77 @@ def main() -> None:
     code = fast(sys.argv[1:], os.environ)
     if code is not None:
         raise SystemExit(code)
-    _load()(prog_name="keyctl")
+    named = command_named(_words(sys.argv[1:], os.environ))
+    app = _load(named)
+    gc.freeze()  # what loading made lives until the end: the command's collections skip it
+    if collect:
+        gc.enable()
+    with _only(app, named):
+        app(prog_name="keyctl")
+
+
+def _words(argv: list[str], env: Any) -> list[str]:
+    """The words typed before the one being completed (for TAB), else the arguments."""
+    kind = env.get("_KEYCTL_COMPLETE")
+    if not kind:
+        return argv
+    import shlex
+
+    try:
+        if kind == "complete_bash":  # the words so far, and the index of the current one
+            words = shlex.split(env.get("COMP_WORDS", ""))
+            return words[1:int(env.get("COMP_CWORD", ""))]
+        # Typer's zsh and fish scripts pass the line; its last word is being completed
+        # unless the line ends with a space.
+        line = env.get("_TYPER_COMPLETE_ARGS", "")
+        words = shlex.split(line)[1:]
+        return words if line.endswith(" ") else words[:-1]
+    except ValueError:
+        return []
+
+
+def command_named(words: list[str]) -> str | None:
+    """The command (or group) a command line names after its global options, or None
+    (no command, an option Typer must read first, a name keyctl does not have)."""
+    i = 0
+    while i < len(words):
+        option, eq, _ = words[i].partition("=")
+        if option not in _GLOBAL:
+            return words[i] if words[i] in COMMANDS else None
+        i += 1 if eq else 2
+    return None
+
+
+@contextmanager
+def _only(app: "typer.Typer", named: str | None) -> Iterator[None]:
+    """Typer's lists of commands cut to the one named while the app runs; KeyctlGroup
+    builds the others if anything asks for them."""
+    if named not in COMMANDS:
+        yield
+        return
+    from .app import KeyctlGroup
+
+    every = (app.registered_commands, app.registered_groups)
+
+    def build_all() -> dict:
+        import typer.main
+
+        partial = (app.registered_commands, app.registered_groups)
+        app.registered_commands, app.registered_groups = every
+        try:
+            _load()  # every module, in help order
+            return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+        finally:
+            app.registered_commands, app.registered_groups = partial
+
+    app.registered_commands = [c for c in every[0] if _name(c) == named]
+    app.registered_groups = [g for g in every[1] if _name(g) == named]
+    KeyctlGroup.build_all = build_all
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = every
+        KeyctlGroup.build_all = None
 
 
 def _utf8(arg: str) -> str:

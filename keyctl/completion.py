@@ -90,7 +90,7 @@ def complete_manifest(ctx: Any, incomplete: str) -> list[str]:
 
 
 def complete_status(ctx: Any, incomplete: str) -> list[str]:
-    from .decide import STATUSES
+    from .models import STATUSES
 
     return [s for s in STATUSES if s.startswith(incomplete)]
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .errors import CatalogMismatchError, KeyctlError, NotFoundError, UsageError
+from .models import Result
 from .text import printable
 from . import when as clock
 from .when import iso
@@ -27,9 +28,11 @@ BATCH = 500
 CATALOG_META = ("catalog", "catalog_text", "catalog_rev")
 
 
-class Copied(NamedTuple):
+class Copied(Result):
     """What a copy did: where from, where to, how many keys and audit entries (the
     destination's own ``copy`` entry not counted), and the catalog."""
+
+    __slots__ = ("source", "destination", "keys", "audit_entries", "catalog")
 
     source: str
     destination: str

@@ -4,11 +4,11 @@ and a sentence a person can act on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .catalog import ALL, Catalog
+from .models import STATUSES, key_status  # noqa: F401 (a key's status: the Key carries it)
 
 
 class Outcome(str, Enum):
@@ -34,22 +34,7 @@ class KeyState(str, Enum):
     EXPIRED = "expired"
 
 
-def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
-    """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
-    both disabled and expired is ``disabled`` (enabling it is the first thing to do,
-    and the expiry is shown beside it)."""
-    if disabled:
-        return "disabled"
-    if expires_at is not None and expires_at <= now_iso:
-        return "expired"
-    return "active"
-
-
-STATUSES = ("active", "disabled", "expired")
-
-
-@dataclass(frozen=True)
-class Status:
+class Status(NamedTuple):
     code: int
     name: str
 
@@ -60,8 +45,9 @@ KEY_INVALID = Status(11008, "CONN_KEY_INVALID")
 KEY_NOT_FOUND = Status(11009, "CONN_KEY_NOT_FOUND")
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """Immutable, so that one verdict may answer many calls (KeyStore.check's memo)."""
+
     operation: str  # as the catalog spells it
     outcome: Outcome
     billable: bool | None  # None: the catalog does not say

@@ -31,12 +31,12 @@ class Delivery:
         """Key ids whose secrets were put in the keyring inside a transaction: if the
         transaction does not commit, they are removed again (a keyring that stopped
         answering is not asked again: its entries name keys the store will not have)."""
-        from . import keyring_store
-
         stored: list[str] = []
         try:
             yield stored
         except BaseException as exc:
+            from . import keyring_store
+
             if not isinstance(exc, keyring_store.KeyringTimeout):
                 for key_id in stored:
                     try:

@@ -22,9 +22,8 @@ and ``problems`` holds every one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple
 
 from .errors import InvalidWhenError, ManifestError, UnknownScopeError
 from .tokens import description_problem, name_problem
@@ -48,8 +47,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _EPOCH = datetime(1, 1, 2, tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
-class KeySpec:
+class KeySpec(NamedTuple):
     """One ``[keys.NAME]`` table, validated. Exactly one of ``expires_spec`` (a relative
     WHEN such as ``90d``, normalised) and ``expires_at`` (ISO 8601 UTC) is set, or
     neither (never expires)."""
@@ -67,8 +65,7 @@ class KeySpec:
         return self.expires_spec or self.expires_at
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     source: str  # the file name, as given on the command line
     keys: tuple[KeySpec, ...]  # in file order
     warnings: tuple[str, ...] = ()
@@ -105,33 +102,93 @@ def _fail(source: str, problems: list[str]) -> ManifestError:
 
 def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) -> Manifest:
     """Parse and validate manifest TOML text. Raises ManifestError (every problem)."""
-    import tomllib
-
     if len(text) > MAX_MANIFEST_BYTES:
         raise _fail(source, [f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; split it into several manifests"])
     try:
-        data = tomllib.loads(text)
+        return _validated(_pieces(text), source, catalog, now)
+    except _NotPlain:
+        return _validated([_whole(text, source)], source, catalog, now)
+
+
+def _validated(documents: Iterable[dict], source: str, catalog: "Catalog", now: datetime) -> Manifest:
+    """The manifest that ``documents`` (parsed TOML: the whole text, or its pieces in
+    order) make, validated."""
+    fields: list[str] = []  # the top-level fields but keys
+    problems: list[str] = []
+    specs: list[KeySpec] = []
+    for data in documents:
+        fields += [field for field in data if field != "keys"]
+        raw_keys = data.get("keys", {})
+        if not isinstance(raw_keys, dict):
+            problems.append(f"keys: must be a table of [keys.NAME] tables, not {_type(raw_keys)}")
+            continue
+        for name, body in raw_keys.items():
+            spec = _key_spec(name, body, catalog, now, problems)
+            if spec is not None:
+                specs.append(spec)
+    problems[:0] = [f"unknown field '{printable(field)}' at the top level; a manifest holds only [keys.NAME] tables"
+                    for field in fields]
+    if problems:
+        raise _fail(source, problems)
+    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)))
+
+
+def _whole(text: str, source: str) -> dict:
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(source, [_toml_problem(exc, text)]) from None
     except RecursionError:
         # tomllib recurses once per nested array or inline table.
         raise _fail(source, ["nested too deeply to be a manifest (arrays or tables inside each other)"]) from None
-    problems: list[str] = []
-    for field in data:
-        if field != "keys":
-            problems.append(f"unknown field '{printable(field)}' at the top level; a manifest holds only [keys.NAME] tables")
-    raw_keys = data.get("keys", {})
-    specs: list[KeySpec] = []
-    if not isinstance(raw_keys, dict):
-        problems.append(f"keys: must be a table of [keys.NAME] tables, not {_type(raw_keys)}")
-        raw_keys = {}
-    for name, body in raw_keys.items():
-        spec = _key_spec(name, body, catalog, now, problems)
-        if spec is not None:
-            specs.append(spec)
-    if problems:
-        raise _fail(source, problems)
-    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)))
+
+
+class _NotPlain(Exception):
+    """The text is not plainly one [keys.NAME] table after another: it is parsed whole."""
+
+
+PIECE = 500  # [keys.NAME] tables parsed at a time
+# A line that may open a table (or a value) other than a plain [keys.NAME] header.
+_OTHER_BRACKET = r"^(?:[ \t]+\[|\[(?!keys\.))"
+
+
+def _pieces(text: str) -> Iterator[dict]:
+    """The manifest's TOML parsed a few hundred [keys.NAME] tables at a time: for a
+    whole document tomllib keeps bookkeeping that comes to a few hundred MiB for
+    100,000 keys. The text is cut before lines that begin with ``[keys.``, only where
+    no other line begins with a bracket; every piece must parse on its own, and no
+    name or field may come twice. Anything else raises _NotPlain (then the text is
+    parsed whole, which also says what is wrong with it in tomllib's words): so the
+    pieces always make what the whole text makes."""
+    import tomllib
+
+    if re.search(_OTHER_BRACKET, text, re.MULTILINE):
+        raise _NotPlain
+    cuts = [0]
+    seen = 0
+    found = text.find("\n[keys.")
+    while found != -1:
+        seen += 1
+        if seen % PIECE == 0:
+            cuts.append(found + 1)
+        found = text.find("\n[keys.", found + 1)
+    cuts.append(len(text))
+    names: set[str] = set()
+    fields: set[str] = set()
+    for start, end in zip(cuts, cuts[1:]):
+        try:
+            data = tomllib.loads(text[start:end])
+        except (tomllib.TOMLDecodeError, RecursionError):
+            raise _NotPlain from None
+        keys = data.get("keys", {})
+        other = data.keys() - {"keys"}
+        if not isinstance(keys, dict) or other & fields or not names.isdisjoint(keys):
+            raise _NotPlain
+        fields |= other
+        names.update(keys)
+        yield data
 
 
 def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems: list[str]) -> KeySpec | None:
@@ -305,11 +362,26 @@ HEADER = (
     "# A keyctl manifest: the keys of a store, by name (no secrets, no ids).\n"
     "# Review the changes with `keyctl apply FILE --dry-run`, then `keyctl apply FILE`.\n"
 )
+CHUNK = 500  # keys written per piece of text
 
 
-def dump_manifest(keys: dict[str, dict[str, Any]]) -> str:
-    """The TOML text of a manifest (``keys``: name -> entry, written in that order)."""
+def dump_manifest(keys: "Iterable[tuple[str, dict[str, Any]]]") -> Iterator[str]:
+    """The TOML text of a manifest, piece by piece (``keys``: (name, {"scopes",
+    "description", "expires", "enabled"}), written in that order): the same text as
+    one document, a few hundred keys at a time."""
     import tomli_w
+    from itertools import islice
 
-    body = tomli_w.dumps({"keys": keys}) if keys else "[keys]\n"
-    return HEADER + "\n" + body
+    yield HEADER + "\n"
+    keys = iter(keys)
+    first = True
+    while True:
+        chunk = {name: manifest_entry(f["scopes"], f["description"], f["expires"], f["enabled"])
+                 for name, f in islice(keys, CHUNK)}
+        if not chunk:
+            break
+        # Tables are separated by a blank line, between pieces as within one.
+        yield ("" if first else "\n") + tomli_w.dumps({"keys": chunk})
+        first = False
+    if first:
+        yield "[keys]\n"

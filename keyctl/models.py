@@ -1,17 +1,39 @@
 """The results that cross layers: what ``KeyStore`` returns and the renderer prints.
 
-Immutable named tuples: cheap to define (every command imports this module) and to
-make. ``to_dict`` methods are the JSON contract (README "JSON shapes").
+Immutable values, cheap to define (every command imports this module): named tuples
+for what is made once per key (a list of a million keys makes a million Keys), and
+:class:`Result` classes for what a call makes once, which cost nothing to define.
+``to_dict`` methods are the JSON contract (README "JSON shapes").
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any, NamedTuple
+# No `from __future__ import annotations` here: a NamedTuple's string annotations
+# are each compiled when its class is made, at every start.
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Change, Notice
     from .decide import Outcome, Verdict
     from .plan import Plan
+
+
+STATUSES = ("active", "disabled", "expired")
+
+
+def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
+    """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
+    both disabled and expired is ``disabled`` (enabling it is the first thing to do,
+    and the expiry is shown beside it)."""
+    if disabled:
+        return "disabled"
+    if expires_at is not None and expires_at <= now_iso:
+        return "expired"
+    return "active"
+
+
+def sorted_ids(granted: Iterable[str]) -> list[str]:
+    """The JSON form of a grant: sorted scope ids, or ``["all"]``."""
+    granted = frozenset(granted)
+    return ["all"] if "all" in granted else sorted(granted)
 
 
 class Key(NamedTuple):
@@ -56,20 +78,78 @@ class Created(NamedTuple):
         return f"Created(key={self.key.id!r}, secret='kc_...{self.secret[-4:]}', stored_in={self.stored_in!r})"
 
 
-class ScopeChange(NamedTuple):
+class Result:
+    """A value a call returns once (not one per key): its fields are ``__slots__``,
+    read-only, compared and shown by value and ``_replace``d as a NamedTuple's are. A
+    plain class: a NamedTuple compiles code for each of its classes at every start,
+    which a command pays for every result type it imports, used or not."""
+
+    __slots__: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self.__slots__
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, not {len(args)}")
+        values = dict(zip(fields, args))
+        for name, value in kwargs.items():
+            if name not in fields or name in values:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated field {name!r}")
+            values[name] = value
+        for name in fields:
+            if name not in values:
+                if name not in self._defaults:
+                    raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+                values[name] = self._defaults[name]
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only; make a changed copy with _replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def _replace(self, **changes: Any) -> Any:
+        return type(self)(**(self._asdict() | changes))
+
+    def _asdict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class ScopeChange(Result):
+    __slots__ = ("key", "added_prerequisites", "removed_dependents", "not_held", "notices")
+    _defaults = {"not_held": (), "notices": ()}
+
     key: Key
     added_prerequisites: tuple["Change", ...]
     removed_dependents: tuple["Change", ...]
-    not_held: tuple[str, ...] = ()  # scope remove: scopes named that the key did not hold
-    notices: tuple["Notice", ...] = ()  # deprecated or hidden scopes granted
+    not_held: tuple[str, ...]  # scope remove: scopes named that the key did not hold
+    notices: tuple["Notice", ...]  # deprecated or hidden scopes granted
 
 
-class KeyDetail(NamedTuple):
+class KeyDetail(Result):
+    __slots__ = ("key", "operations")
+
     key: Key
     operations: dict[str, str]  # operation -> outcome
 
 
-class CheckReport(NamedTuple):
+class CheckReport(Result):
+    __slots__ = ("key", "outcome", "results")
+
     key: Key | None  # None when the secret matched no key, or was malformed
     outcome: "Outcome"
     results: tuple["Verdict", ...]
@@ -89,28 +169,36 @@ class LogEntry(NamedTuple):
                 "key_id": self.key_id, "key_name": self.key_name, "details": self.details}
 
 
-class ApplyResult(NamedTuple):
+class ApplyResult(Result):
     """What ``apply`` did: the plan it carried out and the keys it created, with their
     secrets (the only time they are seen). ``keyring`` names the keyring backend the
     secrets were stored in, or is None when they were not."""
 
+    __slots__ = ("plan", "created", "keyring")
+    _defaults = {"created": (), "keyring": None}
+
     plan: "Plan"
-    created: tuple[Created, ...] = ()
-    keyring: str | None = None
+    created: tuple[Created, ...]
+    keyring: str | None
 
 
-class Exported(NamedTuple):
+class Exported(Result):
     """``export``: the manifest ``text`` (TOML), the same ``keys`` as data (name ->
     every field, defaults included), and the ids of keys left out for having no name."""
 
+    __slots__ = ("text", "keys", "skipped")
+    _defaults = {"skipped": ()}
+
     text: str
     keys: dict[str, dict[str, Any]]
-    skipped: tuple[str, ...] = ()
+    skipped: tuple[str, ...]
 
 
-class CatalogUpgrade(NamedTuple):
+class CatalogUpgrade(Result):
     """What replacing the store's catalog does: keys whose scopes the new catalog does
     not know (which block it), and keys that gain prerequisites."""
+
+    __slots__ = ("old", "new", "unknown", "additions", "applied")
 
     old: str
     new: str

@@ -20,9 +20,8 @@ the manifest's relative value is a change again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from .catalog import Catalog, Change
 from .errors import ManifestError
@@ -35,8 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     """What apply does to one key. ``scopes`` is the grant after the action (closed
     under prerequisites); for a delete, the key's current grant."""
 
@@ -61,14 +59,14 @@ class Action:
         return out
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     source: str
     actions: tuple[Action, ...]  # creates and updates in manifest order, then deletes
     prune: bool
     not_in_manifest: int  # named keys the manifest lacks, left alone without prune
     warnings: tuple[str, ...] = ()
-    manifest: Manifest | None = field(default=None, repr=False, compare=False)  # to plan again
+    manifest: Manifest | None = None  # to plan again
+    seen: Any = None  # the store's version it was planned on (Store.version), if it has one
 
     def of(self, kind: str) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.kind == kind)
@@ -84,31 +82,37 @@ class Plan:
         return any(a.kind != UNCHANGED for a in self.actions)
 
 
-def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, now: datetime,
-              prune: bool = False) -> Plan:
-    """Compare ``manifest`` with the store's keys (``rows``). Raises ManifestError for an
-    absolute expiry in the past that the plan would have to write."""
-    named: dict[str, "KeyRow"] = {}
-    for row in rows:
-        if row.name is not None:
-            named[row.name] = row
-    now_iso = iso(now)
+class Survey(NamedTuple):
+    """What a plan needs to know of the store: read with indexed look-ups of the
+    manifest's names (keyctl/apply.py), never by loading every key."""
+
+    rows: Mapping[str, "KeyRow"]  # the keys named in the manifest, by name
+    twins: Mapping[str, str]  # for names the store lacks: folded name -> a stored name differing only by case
+    absent: tuple["KeyRow", ...] = ()  # with prune: the named keys the manifest lacks, by name
+    not_in_manifest: int = 0  # how many named keys the manifest lacks
+
+
+def make_plan(manifest: Manifest, survey: Survey, catalog: Catalog, now: datetime, prune: bool = False) -> Plan:
+    """Compare ``manifest`` with what the store holds (``survey``). Raises ManifestError
+    for an absolute expiry in the past that the plan would have to write."""
+    named = survey.rows
     actions: list[Action] = []
-    problems: list[str] = []
     warnings = list(manifest.warnings)
-    lower_store = {name.lower(): name for name in named}
+    closures: dict[frozenset[str], tuple] = {}  # a manifest of many keys has few sets of scopes
+    marked: dict[frozenset[str], tuple] = {}
     for spec in manifest.keys:
-        scopes, added = catalog.closure(spec.scopes)
+        closed = closures.get(spec.scopes)
+        if closed is None:
+            closed = closures[spec.scopes] = catalog.closure(spec.scopes)
+        scopes, added = closed
         row = named.get(spec.name)
         if row is None:
-            twin = lower_store.get(spec.name.lower())
+            twin = survey.twins.get(spec.name.lower())
             if twin is not None:
                 warnings.append(f"{shown(manifest.source)}: {key_path(spec.name)}: the store has a key named '{twin}' "
                                 f"(differs only by case); a new key '{spec.name}' will be created")
-            if spec.expires_at is not None and spec.expires_at <= now_iso:
-                problems.append(_past(manifest.source, spec))
             actions.append(Action(CREATE, spec.name, None, scopes, added_prerequisites=added, spec=spec))
-            warnings += _notices(manifest.source, spec.name, catalog, scopes)
+            warnings += _notices(manifest.source, spec.name, catalog, scopes, marked)
             continue
         gained = tuple(catalog.sorted_ids(scopes - row.scopes)) if scopes != row.scopes else ()
         lost = tuple(catalog.sorted_ids(row.scopes - scopes)) if scopes != row.scopes else ()
@@ -117,8 +121,6 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
             changes.append(("description", row.description, spec.description))
         stored_expiry = row.expires_spec or row.expires_at
         if stored_expiry != spec.expires:
-            if spec.expires_at is not None and spec.expires_at <= now_iso:
-                problems.append(_past(manifest.source, spec))
             changes.append(("expires", stored_expiry, spec.expires))
         if row.disabled == spec.enabled:
             changes.append(("enabled", not row.disabled, spec.enabled))
@@ -127,22 +129,34 @@ def make_plan(manifest: Manifest, rows: Iterable["KeyRow"], catalog: Catalog, no
         # holds them would repeat the same warning on every apply.
         prereqs = added if (gained or lost) else ()
         actions.append(Action(kind, spec.name, row.id, scopes, gained, lost, tuple(changes), prereqs, spec))
-        warnings += _notices(manifest.source, spec.name, catalog, gained)
+        warnings += _notices(manifest.source, spec.name, catalog, gained, marked)
+    check_expiries(manifest.source, actions, now)
+    if prune:
+        actions += [Action(DELETE, row.name or row.id, row.id, row.scopes) for row in survey.absent]
+    return Plan(manifest.source, tuple(actions), prune, 0 if prune else survey.not_in_manifest, tuple(warnings),
+                manifest)
+
+
+def check_expiries(source: str, actions: Iterable[Action], now: datetime) -> None:
+    """ManifestError for every absolute expiry in the past that ``actions`` would write
+    (a key created with it, or one whose expiry changes to it)."""
+    now_iso = iso(now)
+    problems = [_past(source, a.spec) for a in actions
+                if a.spec is not None and a.spec.expires_at is not None and a.spec.expires_at <= now_iso
+                and (a.kind == CREATE or any(name == "expires" for name, _, _ in a.changes))]
     if problems:
         raise ManifestError(problems[0] + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""),
                             tuple(problems))
-    wanted = manifest.names()
-    absent = [row for name, row in named.items() if name not in wanted]
-    if prune:
-        absent.sort(key=lambda r: r.name or "")
-        actions += [Action(DELETE, row.name or row.id, row.id, row.scopes) for row in absent]
-    return Plan(manifest.source, tuple(actions), prune, 0 if prune else len(absent), tuple(warnings), manifest)
 
 
-def _notices(source: str, name: str, catalog: Catalog, granted: Iterable[str]) -> list[str]:
+def _notices(source: str, name: str, catalog: Catalog, granted: Iterable[str], memo: dict) -> list[str]:
     """Warnings for the deprecated or hidden scopes a key gains, as create and scope
-    add warn."""
-    return [f"{source}: {key_path(name)}: {n.message}" for n in catalog.notices(granted)]
+    add warn (``memo``: the catalog's notices by set of scopes, for one plan)."""
+    granted = frozenset(granted)
+    found = memo.get(granted)
+    if found is None:
+        found = memo[granted] = catalog.notices(granted)
+    return [f"{source}: {key_path(name)}: {n.message}" for n in found]
 
 
 def _past(source: str, spec: KeySpec) -> str:
@@ -159,4 +173,4 @@ def expiry_at(spec: KeySpec, now: datetime) -> str | None:
     return spec.expires_at
 
 
-__all__ = ["Action", "Plan", "make_plan", "expiry_at", "CREATE", "UPDATE", "DELETE", "UNCHANGED"]
+__all__ = ["Action", "Plan", "Survey", "check_expiries", "make_plan", "expiry_at", "CREATE", "UPDATE", "DELETE", "UNCHANGED"]

@@ -16,14 +16,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .catalog_view import BILLING
 from .output import RichFile, ascii_only, emit_json, emit_json_stream, out, write
 from .output import flush  # noqa: F401 (render.flush: part of the renderer's API)
-from .table import Column
 from .text import printable
 
+# keyctl/table.py and keyctl/catalog_view.py are imported by what prints a table or a
+# catalog: `list --json` needs neither.
 if TYPE_CHECKING:  # pragma: no cover
     from .catalog import Catalog
+    from .table import Column
     from .models import CheckReport, Created, Key, KeyDetail, LogEntry, ScopeChange
 
 
@@ -82,22 +83,25 @@ def _key_lines(key: "Key", catalog: "Catalog") -> None:
     out(f"  expires:  {key.expires_at or 'never'}")
 
 
-_KEY_COLUMNS = (
-    Column("NAME", floor=12), Column("ID", drop=2), Column("STATUS"),
-    Column("SCOPES", wrap=True, floor=12), Column("CREATED", drop=3), Column("EXPIRES", drop=1),
-)
+def _key_columns() -> "tuple[Column, ...]":
+    from .table import Column
+
+    return (Column("NAME", floor=12), Column("ID", drop=2), Column("STATUS"),
+            Column("SCOPES", wrap=True, floor=12), Column("CREATED", drop=3), Column("EXPIRES", drop=1))
 
 
 NO_KEYS = "No keys yet. Create one with: keyctl create --name NAME --scope predict"
 
 
-def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog", headers: bool = True,
+def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog | None", headers: bool = True,
          empty: str | None = NO_KEYS) -> None:
     """``list``: a streamed JSON array; at a terminal a table that fits (``empty``
-    when there is no key); piped, tab-separated lines."""
+    when there is no key); piped, tab-separated lines (these two show groups by name,
+    so they need the ``catalog``)."""
     if as_json:
         emit_json_stream(key_dict(k) for k in items)
         return
+    assert catalog is not None
     terminal = sys.stdout.isatty()
     sep = ", " if terminal else ","
 
@@ -105,7 +109,7 @@ def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog", headers: boo
         name = printable(k.name, 64) if k.name else (k.id if terminal else "")
         return [name, k.id, k.status, sep.join(catalog.compact(k.granted)), k.created_at, k.expires_at or "never"]
 
-    _records(_KEY_COLUMNS, (row(k) for k in items), headers, empty)
+    _records(_key_columns(), (row(k) for k in items), headers, empty)
 
 
 def _records(columns: "tuple[Column, ...]", rows: Iterator[list[str]], headers: bool, empty: str | None) -> None:
@@ -253,6 +257,8 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
         write("".join(line + "\n" for line in check_lines(report.results, catalog, ref,
                                                           lambda o: _mark_cell(o, color))))
         return
+    from .catalog_view import BILLING
+
     width = max(len(v.operation) for v in report.results)
     for v in report.results:
         mark = _mark_cell(v.outcome.value, color)
@@ -269,10 +275,11 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
 
 
 # --- audit trail -------------------------------------------------------------------------
-_LOG_COLUMNS = (
-    Column("RECORDED", drop=1), Column("ACTOR", drop=3), Column("ACTION"), Column("NAME", floor=12),
-    Column("ID", drop=4), Column("DETAILS", drop=2, wrap=True, floor=16, max_lines=3),
-)
+def _log_columns() -> "tuple[Column, ...]":
+    from .table import Column
+
+    return (Column("RECORDED", drop=1), Column("ACTOR", drop=3), Column("ACTION"), Column("NAME", floor=12),
+            Column("ID", drop=4), Column("DETAILS", drop=2, wrap=True, floor=16, max_lines=3))
 
 
 def log(entries: Iterator["LogEntry"], as_json: bool, headers: bool = True) -> None:
@@ -290,7 +297,7 @@ def log(entries: Iterator["LogEntry"], as_json: bool, headers: bool = True) -> N
         return [e.at, printable(e.actor, 64), e.action, printable(name, 64), e.key_id or ("-" if terminal else ""),
                 printable(summary or ("-" if terminal else ""), 10_000)]
 
-    _records(_LOG_COLUMNS, (row(e) for e in entries), headers, "The audit trail is empty.")
+    _records(_log_columns(), (row(e) for e in entries), headers, "The audit trail is empty.")
 
 
 # --- the store ---------------------------------------------------------------------------
@@ -316,7 +323,7 @@ def store_status(report: dict, as_json: bool) -> None:
 
 
 # --- the catalog -------------------------------------------------------------------------
-_SCOPE_COLUMNS = tuple(Column(h) for h in ("SCOPE", "GROUP", "REQUIRES", "BILLABLE", "ALIASES", "MARKS", "DESCRIPTION"))
+_SCOPE_HEADERS = ("SCOPE", "GROUP", "REQUIRES", "BILLABLE", "ALIASES", "MARKS", "DESCRIPTION")
 
 
 def scopes(catalog: "Catalog", as_json: bool, headers: bool = True) -> None:
@@ -332,7 +339,9 @@ def scopes(catalog: "Catalog", as_json: bool, headers: bool = True) -> None:
                  _YES_NO.get(s.billable, ""), printable(",".join(s.aliases), 2000),
                  ",".join(m for m, on in (("deprecated", s.deprecated), ("hidden", s.hidden)) if on),
                  printable(s.description or "", 2000)] for s in catalog.scopes.values())
-        _records(_SCOPE_COLUMNS, rows, headers, None)
+        from .table import Column
+
+        _records(tuple(Column(h) for h in _SCOPE_HEADERS), rows, headers, None)
         return
     _console().print(scope_tree(catalog, _esc))
 

@@ -17,7 +17,7 @@ def status_of(ks: "KeyStore") -> dict[str, Any]:
     """The store as ``keyctl status --json`` prints it. A store that cannot be used is
     reported (``usable`` false, ``problem`` saying why), not raised."""
     from .catalog import BUILTIN_CATALOGS, builtin
-    from .decide import STATUSES, key_status
+    from .models import STATUSES, key_status
     from . import when as clock
 
     info = ks.store.describe()

@@ -1,4 +1,4 @@
-"""PURE (but for the randomness of ``secrets``): the secret format, its checksum,
+"""PURE (but for the operating system's randomness): the secret format, its checksum,
 hashing, ids and names.
 
 A secret is ``kc_`` + 30 base62 characters (178 random bits) + a 6-character base62
@@ -8,12 +8,15 @@ its checksum and is told apart from an unknown one without touching the store.
 
 from __future__ import annotations
 
+import os
 import re
 import zlib
+from typing import Any
 
-# hashlib (OpenSSL) and secrets are imported by the functions that use them: `check`
-# by name, completion and `list` need neither, and their import is a visible part of
-# a short call's start-up (bench/RESULTS.md).
+# hashlib (OpenSSL) is imported by the function that uses it: `check` by name,
+# completion and `list` need none, and its import is a visible part of a short call's
+# start-up (bench/RESULTS.md). Randomness comes from os.urandom directly (secrets
+# imports random and more).
 
 SECRET_PREFIX = "kc_"
 ID_PREFIX = "key_"
@@ -21,46 +24,86 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 BODY_LENGTH = 30  # 30 * log2(62) = 178.6 bits >= 160
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32
 SECRET_LENGTH = len(SECRET_PREFIX) + BODY_LENGTH + CHECKSUM_LENGTH
-_SECRET = re.compile(r"kc_[0-9A-Za-z]{%d}" % (BODY_LENGTH + CHECKSUM_LENGTH))
-_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+# Patterns are compiled on first use (re keeps them): a command compiles only those
+# it uses.
+_NAME = r"[A-Za-z0-9._@-]{1,64}"
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
 def base62(number: int, width: int) -> str:
+    pairs = _PAIRS or _pairs()  # two digits at a time (apply makes thousands of secrets)
     out = []
     while number:
-        number, digit = divmod(number, 62)
-        out.append(ALPHABET[digit])
-    return "".join(reversed(out)).rjust(width, "0")
+        number, two = divmod(number, 3844)
+        out.append(pairs[two])
+    return "".join(reversed(out)).lstrip("0").rjust(width, "0")
 
 
 def checksum(text: str) -> str:
     """The 6-character base62 CRC32 of ``text``."""
-    return base62(zlib.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
+    n = zlib.crc32(text.encode("ascii"))  # below 2**32 < 62**6: six digits, two at a time
+    pairs = _PAIRS or _pairs()
+    return pairs[n // 14776336] + pairs[n // 3844 % 3844] + pairs[n % 3844]
+
+
+def _pairs() -> list[str]:
+    """Every two-digit base62 number, made on first use: a service's checks (which
+    verify every secret's checksum) use them over and over."""
+    global _PAIRS
+    _PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
+    return _PAIRS
+
+
+_PAIRS: list[str] = []
 
 
 def new_secret() -> str:
     # One uniform draw below 62**30, written in base62: the same distribution as 30
     # calls of secrets.choice, at a tenth of the cost (apply creates thousands at once).
-    import secrets
-
-    body = SECRET_PREFIX + base62(secrets.randbelow(62 ** BODY_LENGTH), BODY_LENGTH)
+    body = SECRET_PREFIX + base62(random_below(62 ** BODY_LENGTH), BODY_LENGTH)
     return body + checksum(body)
+
+
+def random_below(n: int) -> int:
+    """A uniform random integer in [0, n) from the operating system's generator:
+    secrets.randbelow's method (the fewest bits that hold n, drawn again until below
+    n), without importing secrets and random, a visible part of `create`'s start-up."""
+    bits = n.bit_length()
+    size = (bits + 7) // 8
+    while True:
+        value = int.from_bytes(os.urandom(size), "big") >> (size * 8 - bits)
+        if value < n:
+            return value
 
 
 def is_well_formed(secret: str) -> bool:
     """True when ``secret`` has the format and its checksum matches."""
-    if len(secret) != SECRET_LENGTH or not _SECRET.fullmatch(secret):
-        return False
-    return checksum(secret[:-CHECKSUM_LENGTH]) == secret[-CHECKSUM_LENGTH:]
+    return has_format(secret) and checksum(secret[:-CHECKSUM_LENGTH]) == secret[-CHECKSUM_LENGTH:]
+
+
+def has_format(secret: str) -> bool:
+    """True when ``secret`` is ``kc_`` and 36 base62 characters (checksum not verified)."""
+    body = secret[len(SECRET_PREFIX):]
+    return len(secret) == SECRET_LENGTH and secret.startswith(SECRET_PREFIX) and body.isascii() and body.isalnum()
 
 
 def hash_secret(secret: str) -> str:
     """What the store keeps: the hex SHA-256. A fast hash is right for a random
     178-bit secret: there is no dictionary to try (README, Security model)."""
-    import hashlib
+    return _sha256()(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
-    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+def _sha256() -> Any:
+    """hashlib's sha256, imported on first use and kept (a service hashes every call)."""
+    global _SHA256
+    if _SHA256 is None:
+        from hashlib import sha256
+
+        _SHA256 = sha256
+    return _SHA256
+
+
+_SHA256: Any = None
 
 
 def hint(secret: str) -> str:
@@ -70,9 +113,7 @@ def hint(secret: str) -> str:
 
 def new_id() -> str:
     """``key_`` + 16 random lowercase base32 characters (80 bits)."""
-    import secrets
-
-    number = secrets.randbits(80)
+    number = int.from_bytes(os.urandom(10), "big")
     return ID_PREFIX + "".join(_B32[(number >> (5 * i)) & 31] for i in range(16))
 
 
@@ -87,7 +128,7 @@ def kind_of(ref: str) -> str:
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a key name, or None when it can."""
-    if not _NAME.fullmatch(name):
+    if not re.fullmatch(_NAME, name):
         if not name:
             return "a key name cannot be empty"
         if len(name) > 64:
@@ -103,7 +144,7 @@ def name_problem(name: str) -> str | None:
 # C0 and C1 controls (escape sequences, NUL, newlines), the bidirectional overrides and
 # marks that make text display in another order than it reads (Trojan Source), and lone
 # surrogates (bytes the locale could not decode: not text a store can hold).
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_TEXT = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 
 
 MAX_DESCRIPTION = 1024  # characters: a sentence or a paragraph, not a document
@@ -126,5 +167,5 @@ def description_problem(text: str) -> str | None:
 def unsafe_char(text: str) -> str | None:
     """The first character of ``text`` that could drive or reorder a terminal (a C0 or
     C1 control, a bidirectional override or mark), or None."""
-    found = _UNSAFE_TEXT.search(text)
+    found = re.search(_UNSAFE_TEXT, text)
     return found.group() if found else None

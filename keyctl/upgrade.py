@@ -7,15 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import when as clock
-from .catalog import Catalog, load_catalog
 from .errors import KeyctlError, NotFoundError
 from .models import CatalogUpgrade, Key
 from .store import KeyRow
-from .catalog.compiled import catalog_meta
 from .text import printable
 from .when import iso
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .catalog import Catalog
     from .store import Store, Writer
 
 
@@ -37,6 +36,8 @@ class UpgradeOps:
         refuses while keys hold scopes the new catalog does not know, and otherwise adds
         the prerequisites the new catalog requires (audited) and keeps the new text.
         Applied, every key is read and changed under the write lock."""
+        from .catalog import load_catalog
+        from .catalog.compiled import catalog_meta
         from .keys import require_bool
 
         require_bool("yes", yes)

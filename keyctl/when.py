@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from .errors import InvalidWhenError
 from .text import printable
 
-_RELATIVE = re.compile(r"(\d{1,9})([mhdw])")
+_RELATIVE = r"(\d{1,9})([mhdw])"  # compiled on first use (re keeps it)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _HELP = "use 90m, 12h, 30d, 2w, a date (2027-01-31), a datetime (2027-01-31T12:00) or 'never'"
 
@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 def is_relative(text: str) -> bool:
-    return bool(_RELATIVE.fullmatch(text.strip().lower()))
+    return bool(re.fullmatch(_RELATIVE, text.strip().lower()))
 
 
 def parse_when(text: str, now: datetime) -> datetime | None:
@@ -31,7 +31,7 @@ def parse_when(text: str, now: datetime) -> datetime | None:
     low = raw.lower()
     if low == "never":
         return None
-    match = _RELATIVE.fullmatch(low)
+    match = re.fullmatch(_RELATIVE, low)
     if match:
         amount = int(match.group(1))
         if amount == 0:

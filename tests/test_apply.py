@@ -583,6 +583,31 @@ def test_a_stale_plan_is_refused_and_changes_nothing(db_path):
     assert snapshot(db_path) == before
 
 
+def test_a_plan_is_refused_after_a_change_made_by_the_same_keystore(db_path):
+    ks = KeyStore(db_path)
+    ks.create(scopes=["search"], name="other")
+    planned = ks.plan(ks.read_manifest(TEAM, "team.toml"))
+    ks.create(scopes=["search"], name="etl")  # the same connection writes meanwhile
+    before = snapshot(db_path)
+    with pytest.raises(StoreError, match="changed after the plan was made"):
+        ks.apply(planned)
+    assert snapshot(db_path) == before
+
+
+def test_a_plan_whose_expiry_passed_while_it_waited_is_refused(db_path, monkeypatch):
+    """A plan is not made again when nothing changed in the store, but its absolute
+    expiries are checked against the clock of the apply."""
+    ks = KeyStore(db_path)
+    ks.create(scopes=["search"], name="other")
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    planned = ks.plan(ks.read_manifest(f'[keys.brief]\nscopes = ["search"]\nexpires = "{soon}"\n', "t.toml"))
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    monkeypatch.setattr(keyctl.when, "utcnow", lambda: later)
+    with pytest.raises(ManifestError, match="is not in the future"):
+        ks.apply(planned)
+    assert [name for (name,) in rows(db_path, "SELECT name FROM keys")] == ["other"]
+
+
 # --- scale -----------------------------------------------------------------------------
 def test_a_manifest_of_2000_keys_applies_and_then_is_unchanged(run, tmp_path, db_path):
     text = "".join(f'[keys.user-{i:04d}]\nscopes = ["predict", "inputs.patch"]\ndescription = "u{i}"\nexpires = "90d"\n\n'

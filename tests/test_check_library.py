@@ -80,6 +80,25 @@ def test_many_keys_and_operations_through_one_keystore_stay_right(tmp_path):
 
 
 
+def test_keys_with_the_same_scopes_each_get_a_reason_that_names_them(ks):
+    """Verdicts are memoised by scopes, status and operation, not by key: the reason
+    still names the key asked about, however it was named, whatever was asked before."""
+    first = ks.create(scopes=["inputs.get", "concepts.get"], name="first")
+    second = ks.create(scopes=["inputs.get", "concepts.get"], name="second")
+    unnamed = ks.create(scopes=["inputs.get", "concepts.get"])
+    for created, shown in ((first, "first"), (second, "second"), (unnamed, unnamed.key.id), (first, "first")):
+        for ref in (created.secret, created.key.id, created.key.name or created.key.id):
+            allowed = ks.check(ref, "inputs.get")
+            assert allowed.reason == f"allowed: {shown} holds every scope inputs.get needs"
+            rejected = ks.check(ref, "inputs.patch")
+            assert rejected.reason == f"rejected: missing inputs.patch; add it with `keyctl scope add {shown} inputs.patch`"
+            assert rejected == ks.check_many(ref, ["inputs.patch"]).results[0]
+    ks.disable("second")
+    assert ks.check("second", "inputs.get").reason == \
+        "rejected: second is disabled; enable it with `keyctl enable second`"
+    assert ks.check(first.secret, "inputs.get").outcome is Outcome.ALLOWED
+
+
 def test_check_by_secret_id_and_name(ks):
     created = ks.create(scopes=["inputs.get", "concepts.get"], name="reader")
     for ref in (created.secret, created.key.id, "reader"):

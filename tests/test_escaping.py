@@ -7,7 +7,6 @@ and on stderr; every error line stays short."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -119,13 +118,12 @@ def test_the_renderer_escapes_catalog_text_that_bypassed_validation(capsys, tmp_
     base = builtin("clarifai")
     hostile = "".join(HOSTILE.values())
     op = base.operations["inputs.get"]
-    scopes = {sid: dataclasses.replace(s, description=hostile) for sid, s in base.scopes.items()}
+    scopes = {sid: s._replace(description=hostile) for sid, s in base.scopes.items()}
     operations = dict(base.operations)
-    operations["inputs.get"] = dataclasses.replace(op, redacts={hostile: frozenset({"concepts.get"})},
-                                                   redacts_direct={hostile: "concepts.get"})
+    operations["inputs.get"] = op._replace(redacts={hostile: frozenset({"concepts.get"})},
+                                           redacts_direct={hostile: "concepts.get"})
     groups = dict(base.groups, predict=("predict.call", hostile))
-    catalog = dataclasses.replace(base, name=hostile, description=hostile, scopes=scopes, operations=operations,
-                                  groups=groups)
+    catalog = base._replace(name=hostile, description=hostile, scopes=scopes, operations=operations, groups=groups)
     verdicts = tuple(decide(catalog, frozenset({"inputs.get"}), o, key=hostile) for o in ("inputs.get", "search"))
     render.check(CheckReport(None, worst(v.outcome for v in verdicts), verdicts), False)
     render.scopes(catalog, False)

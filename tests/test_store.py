@@ -156,6 +156,19 @@ def test_wal_mode_and_identity(run, db_path):
     assert query(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
+def test_a_command_closes_the_store_whether_it_succeeds_or_fails(sh, db_path):
+    """The last connection to close checkpoints the write-ahead log and removes it: every
+    command, the fast path's `check` too, leaves the store a single file, also when it
+    fails (what refers to the store then may be garbage the process never collects)."""
+    assert sh("create", "-n", "ci", "-s", "search").code == 0
+    for args, code in ((("show", "ci"), 0), (("show", "nobody"), 1), (("check", "nobody", "search"), 1),
+                       (("check", "ci", "search", "inputs.get"), 4), (("scope", "add", "ci", "nosuch"), 2),
+                       (("update", "nobody", "-d", "x"), 1), (("create", "-n", "ci", "-s", "search"), 1)):
+        r = sh(*args)
+        assert r.code == code, (args, r)
+        assert sorted(p.name for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)) == ["keyctl.db"], args
+
+
 def test_a_store_from_a_newer_keyctl_is_refused_and_untouched(run, sh, db_path, tmp_path):
     assert sh("create", "-s", "search", "-n", "ci").code == 0  # a real process: closed on exit
     conn = sqlite3.connect(db_path)

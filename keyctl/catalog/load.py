@@ -20,9 +20,10 @@ from .model import ALL, AUTH_KINDS, Catalog, normalize
 BUILTIN_CATALOGS = ("clarifai", "clarifai-live")
 DEFAULT_CATALOG = "clarifai"
 
-_ID = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
-_OPERATION_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
-_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")
+# Compiled on first use (re keeps them): only validating a catalog needs them.
+_ID = r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*"
+_OPERATION_ID = r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
+_ALIAS = r"[A-Za-z][A-Za-z0-9_.:-]*"
 _TOP_FIELDS = {"name", "description", "groups", "scopes", "operations"}
 _SCOPE_FIELDS = {"id", "description", "requires", "billable", "deprecated", "hidden", "aliases"}
 _OPERATION_FIELDS = {"id", "description", "requires", "billable", "redacts", "auth", "resource", "deprecated"}
@@ -163,7 +164,7 @@ def _check_text(what: str, text: str, problems: list[str]) -> None:
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
+    return isinstance(value, str) and re.fullmatch(_ID, value) is not None
 
 
 def _check_scopes(scopes: Any, problems: list[str]) -> dict[str, list[str]]:
@@ -269,7 +270,7 @@ def _check_operations(operations: Any, known: set[str], groups: dict, problems: 
     for where, entry in _entries(operations, "operations", problems):
         _check_fields(where, entry, _OPERATION_FIELDS, problems)
         oid = entry.get("id")
-        if not isinstance(oid, str) or _OPERATION_ID.fullmatch(oid) is None:
+        if not isinstance(oid, str) or re.fullmatch(_OPERATION_ID, oid) is None:
             problems.append(f"{where}: {_OPERATION_ID_RULE}")
             continue
         folded = oid.lower()
@@ -324,7 +325,7 @@ def _check_names(scopes: Any, known: set[str], groups: dict, operations: dict[st
             continue
         for alias in aliases:
             folded = normalize(alias)
-            if _ALIAS.fullmatch(alias) is None:
+            if re.fullmatch(_ALIAS, alias) is None:
                 problems.append(f"{where}: alias '{_q(alias)}' must be letters, digits, '_', '-', '.' or ':'")
             elif folded in owner:
                 problems.append(f"{where}: alias '{alias}' is already an alias of '{owner[folded]}'")

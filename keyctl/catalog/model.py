@@ -9,10 +9,10 @@ assumes a valid catalog and does no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from ..errors import UnknownOperationError, UnknownScopeError
+from ..models import sorted_ids
 from ..text import printable
 
 ALL = "all"
@@ -24,8 +24,7 @@ ALL = "all"
 AUTH_KINDS = ("key", "pat", "session", "none")
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     id: str
     description: str
     group: str | None
@@ -36,8 +35,7 @@ class Scope:
     aliases: tuple[str, ...] = ()  # other spellings accepted for it (an API's own names)
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     id: str  # as the catalog spells it; looked up case-insensitively
     description: str
     requires: frozenset[str]  # every scope it needs, closed under prerequisites
@@ -49,16 +47,14 @@ class Operation:
     deprecated: bool = False
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One scope that a closure added or a removal took away, and why."""
 
     scope: str
     because: str  # the scope that required it (added) or that it required (removed)
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(NamedTuple):
     """A scope granted that the catalog marks: deprecated, or hidden (the API does not
     offer it for keys). Granting it is allowed; the CLI prints this as a warning."""
 
@@ -107,17 +103,51 @@ class Table(Mapping[str, T], Generic[T]):
         return self._rows
 
 
-@dataclass(frozen=True)
 class Catalog:
+    """A catalog: its scopes, groups and operations, and the rules between them.
+    Read-only once made (a plain class, not a dataclass: every command builds one, and
+    a dataclass costs its definition at every start)."""
+
+    __slots__ = ("name", "description", "scopes", "groups", "operations", "text", "aliases", "_cache")
+
     name: str
     description: str
     scopes: Mapping[str, Scope]  # in catalog order
     groups: Mapping[str, tuple[str, ...]]
     operations: Mapping[str, Operation]  # keyed by id as spelt, scopes' first
-    text: str = field(default="", repr=False, compare=False)
-    aliases: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)  # folded alias -> scope id
-    # Indexes built on first use (see _index).
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    text: str
+    aliases: Mapping[str, str]  # folded alias -> scope id
+    _cache: dict  # indexes built on first use (see _index)
+
+    def __init__(self, name: str, description: str, scopes: Mapping[str, Scope], groups: Mapping[str, tuple[str, ...]],
+                 operations: Mapping[str, Operation], text: str = "", aliases: Mapping[str, str] | None = None) -> None:
+        for field, value in (("name", name), ("description", description), ("scopes", scopes), ("groups", groups),
+                             ("operations", operations), ("text", text), ("aliases", {} if aliases is None else aliases),
+                             ("_cache", {})):
+            object.__setattr__(self, field, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Catalog is read-only (cannot set {name}); make another with _replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Catalog is read-only (cannot delete {name})")
+
+    def _replace(self, **changes: Any) -> "Catalog":
+        """A copy with some fields changed (as NamedTuple's ``_replace``)."""
+        fields = {f: getattr(self, f) for f in ("name", "description", "scopes", "groups", "operations", "text",
+                                                 "aliases")}
+        return Catalog(**(fields | changes))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Catalog:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f)
+                   for f in ("name", "description", "scopes", "groups", "operations"))
+
+    __hash__ = None  # type: ignore[assignment]  # its mappings are not hashable
+
+    def __repr__(self) -> str:
+        return f"Catalog(name={self.name!r}, scopes={len(self.scopes)}, operations={len(self.operations)})"
 
     # -- names ------------------------------------------------------------------
     def resolve(self, name: str) -> frozenset[str]:
@@ -329,8 +359,7 @@ class Catalog:
     @staticmethod
     def sorted_ids(granted: Iterable[str]) -> list[str]:
         """The JSON form of a grant: sorted scope ids, or ``["all"]``."""
-        granted = frozenset(granted)
-        return [ALL] if ALL in granted else sorted(granted)
+        return sorted_ids(granted)
 
     def group_of(self, scope: str) -> str | None:
         return self.scopes[scope].group

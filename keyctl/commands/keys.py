@@ -143,7 +143,8 @@ def list_keys(
     found = ks.exists()
     if not found:
         note(f"no store at {ks.path} yet; `keyctl create` makes it")
-    render.keys(keys, as_json, ks.catalog, headers=not no_headers, empty=render.NO_KEYS if found else None)
+    catalog = None if as_json else ks.catalog  # JSON shows scope ids, and needs no catalog
+    render.keys(keys, as_json, catalog, headers=not no_headers, empty=render.NO_KEYS if found else None)
 
 
 @app.command()

@@ -4,6 +4,7 @@ the rules live in keyctl/manifest.py and keyctl/plan.py."""
 
 import os
 import sys
+from itertools import islice
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ import typer
 from .. import render, render_apply
 from ..app import app, state
 from ..completion import complete_manifest
-from ..edge import confirm, error, note, say, warn
+from ..edge import confirm, error, note, say_all, warn
 from ..errors import EXIT_USAGE, ManifestError, OutputError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
@@ -127,8 +128,7 @@ def apply(
         for change in action.added_prerequisites:
             warn(f"{action.name}: {change.because} requires {change.scope}; added {change.scope}")
     if as_json:
-        for line in render_apply.plan_lines(planned, ks.catalog):
-            say(line)
+        say_all(render_apply.plan_lines(planned, ks.catalog))
     else:
         render_apply.plan(planned, ks.catalog)
     if dry_run:
@@ -166,9 +166,11 @@ def export(ctx: typer.Context, as_json: JSON = False) -> None:
       keyctl export --json | jq -r '.keys | keys[]'
     """
     ks = state(ctx).keystore()
-    result = ks.export()
-    if result.skipped:
-        shown = ", ".join(result.skipped[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
-        warn(f"{len(result.skipped)} key(s) without a name left out (a manifest names its keys): {shown}; "
+    unnamed = ks.unnamed_keys()
+    first = list(islice(unnamed, 5))
+    count = len(first) + sum(1 for _ in unnamed)
+    if count:
+        shown = ", ".join(first) + (f" and {count - 5} more" if count > 5 else "")
+        warn(f"{count} key(s) without a name left out (a manifest names its keys): {shown}; "
              "name one with `keyctl update KEY --name NAME`")
-    render_apply.exported(result, as_json)
+    render_apply.exported(ks.export_keys(), as_json)

@@ -71,10 +71,17 @@ def _m004_scopes_json_audit_names_catalog_rev(db: Any) -> None:
                  (catalog_rev(text[0] if text else (name[0] if name else "clarifai")),))
 
 
+def _m005_lower_name_index(db: Any) -> None:
+    # `apply` warns about a manifest name that differs from a stored one only by case:
+    # an index on the folded name finds them without reading every key.
+    db.execute("CREATE INDEX idx_keys_lower_name ON keys (lower(name))")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("initial", _m001_initial),
     ("in_keyring", _m002_in_keyring),
     ("expires_spec", _m003_expires_spec),
     ("scopes_json_audit_names_catalog_rev", _m004_scopes_json_audit_names_catalog_rev),
+    ("lower_name_index", _m005_lower_name_index),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

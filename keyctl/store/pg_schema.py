@@ -52,7 +52,9 @@ CREATE = (
 # What each later schema version changes, in order: (version, statements). A SQLite
 # migration added to keyctl/store/migrations.py gets its PostgreSQL statements here
 # (tests/test_postgres.py holds the two versions equal).
-UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = ()
+UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (5, ("CREATE INDEX keys_lower_name ON {s}.keys (lower(name))",)),
+)
 
 # The unique constraint whose violation means "that name is taken".
 NAME_CONSTRAINT = "keys_name_key"
@@ -87,7 +89,7 @@ def roles_sql(schema: str = "keyctl", owner: str = ROLES["owner"], admin: str = 
     """A script for psql, run once by a superuser: the three roles, keyctl's schema and
     tables owned by the owner role, and each role's rights on them."""
     s, o, a, v = ident(schema), ident(owner), ident(admin), ident(verify)
-    tables = "\n".join(sql.format(s=s) + ";" for sql in CREATE)
+    tables = "\n".join(sql + ";" for sql in statements(schema))
     return f"""\
 -- keyctl's schema and roles on PostgreSQL (from `keyctl roles-sql`, schema version {version()}).
 -- Run it once as a superuser, connected to the database the team's URL names, e.g.

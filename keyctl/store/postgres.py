@@ -36,7 +36,7 @@ from . import pg_errors, pg_schema, pg_url
 from .pg_errors import PgMessages, one_line
 from .base import actor
 from ..catalog.compiled import catalog_rev
-from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all
+from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all, opened
 
 CONNECT_TIMEOUT_S = 10
 _TABLE = re.compile(r"\b(FROM|JOIN|INTO|UPDATE)\s+(keys|meta|audit)\b")
@@ -115,8 +115,7 @@ class PostgresStore(PgMessages, Reads):
         except psycopg.Error as exc:
             raise self.translate(exc, "reached") from None
         self._local.conn = conn
-        with self._lock:
-            self._every.append(conn)
+        opened(self, conn)
         return conn
 
     def _dropped(self, conn: psycopg.Connection) -> bool:
@@ -144,6 +143,11 @@ class PostgresStore(PgMessages, Reads):
                     continue
                 raise self.translate(exc, "read") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def version(self) -> None:
+        """None: PostgreSQL tells no cheap version of a whole schema, so a plan is
+        always made again under the write lock."""
+        return None
 
     def close(self) -> None:
         close_all(self, psycopg.Error)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from typing import Any, Iterator
 
 from .base import KEY_COLUMNS, AuditRow, CheckRow, KeyRow, encode_scopes, key_row
@@ -39,8 +40,11 @@ CHECK_SQL = {column: ("SELECT m.value, k.id, k.name, k.scopes, k.disabled, k.exp
 
 
 def check_row(found: tuple) -> CheckRow:
-    rev, kid, name, scopes, disabled, expires_at = found
-    return CheckRow(rev, kid, name, scopes, bool(disabled), expires_at)
+    """The row of CHECK_SQL as a CheckRow, made directly (every check makes one)."""
+    return _new_tuple(CheckRow, found)
+
+
+_new_tuple = tuple.__new__
 
 
 class Dialect:
@@ -78,6 +82,25 @@ def stored_change(changes: dict[str, Any]) -> dict[str, Any]:
         if flag in out:
             out[flag] = int(out[flag])
     return out
+
+
+def opened(store: Any, conn: Any) -> None:
+    """Keep ``conn`` among ``store``'s connections (close_all closes them), and the
+    store among those open in this process (close_open_stores)."""
+    with store._lock:
+        store._every.append(conn)
+    _OPEN.add(store)
+
+
+def close_open_stores() -> None:
+    """Close every store this process opened and did not close: the command line's last
+    act, so that a store is closed (SQLite checkpoints its write-ahead log and removes
+    it) whatever still refers to it."""
+    for store in list(_OPEN):
+        store.close()
+
+
+_OPEN: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def close_all(store: Any, error: type[BaseException]) -> None:
@@ -135,6 +158,35 @@ class Reads:
                 row = key_row(values)
                 out[row.name] = row  # type: ignore[index]
         return out
+
+    def names_folded(self, folded: list[str]) -> dict[str, str]:
+        """The names of keys that are one of ``folded`` (lowercase) but for case, as
+        ``{folded: name}``; of two such keys the later made wins. Indexed (lower(name)
+        has an index of its own, and names are ASCII, which SQL's lower() folds)."""
+        out: dict[str, str] = {}
+        for start in range(0, len(folded), FETCH_BATCH):
+            batch = folded[start:start + FETCH_BATCH]
+            marks = ", ".join("?" for _ in batch)
+            for low, name in self._run(f"SELECT lower(name), name FROM keys WHERE lower(name) IN ({marks}) "
+                                       f"ORDER BY created_at, {self.dialect.order_of_insertion()}", batch).fetchall():
+                out[low] = name
+        return out
+
+    def count_named(self) -> int:
+        """How many keys have a name (an index-only count)."""
+        found = self._run("SELECT count(name) FROM keys", (), True).fetchone()
+        return int(found[0]) if found else 0
+
+    def iter_named(self) -> Iterator[KeyRow]:
+        """Every key that has a name, in name order (byte order), streamed."""
+        for values in self._stream(f"{_SELECT_KEY} WHERE name IS NOT NULL ORDER BY name"):
+            yield key_row(values)
+
+    def iter_unnamed(self) -> Iterator[str]:
+        """The ids of the keys without a name, oldest first, streamed."""
+        for (key_id,) in self._stream(f"SELECT id FROM keys WHERE name IS NULL "
+                                      f"ORDER BY created_at, {self.dialect.order_of_insertion()}"):
+            yield key_id
 
     def check_row(self, column: str, value: str) -> CheckRow | None:
         """What a check needs of the key whose ``column`` (secret_hash, id or name) is

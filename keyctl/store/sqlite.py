@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import sqlite3
 import stat
@@ -27,8 +28,10 @@ from ..errors import KeyctlError, StoreError, UsageError
 from ..text import printable
 from .base import CheckRow, actor
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, check_row, close_all, matchable
+from .sql import CHECK_SQL, EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all, matchable, opened
 
+_new_tuple = tuple.__new__
+_SERIALS = itertools.count()  # connections opened in this process
 APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLite file
 BUSY_TIMEOUT_S = 30.0
 
@@ -73,8 +76,8 @@ class SQLiteStore(Reads):
             return None
         conn = self._connect()
         self._local.conn = conn
-        with self._lock:
-            self._every.append(conn)
+        self._local.serial = next(_SERIALS)
+        opened(self, conn)
         return conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -223,12 +226,26 @@ class SQLiteStore(Reads):
         if conn is None:
             return None
         try:
-            found = conn.execute(CHECK_SQL[column], (matchable(value),)).fetchone()
+            found = conn.execute(CHECK_SQL[column], (value if value.isascii() else matchable(value),)).fetchone()
         except KeyError:
             raise ValueError(f"keys are not looked up by {column}") from None
         except sqlite3.DatabaseError as exc:
             raise self.translate(exc, "read") from None
-        return None if found is None else check_row(found)
+        return None if found is None else _new_tuple(CheckRow, found)  # sql.check_row, inline
+
+    def version(self) -> tuple | None:
+        """What changes whenever anything is committed to the store, by this process or
+        another (None: no store yet): a plan made while it was the same still holds.
+        SQLite's data_version counts the others' commits, total_changes this
+        connection's own rows; both are the connection's own, hence its serial."""
+        conn = self._conn()
+        if conn is None:
+            return None
+        try:
+            (data_version,), = conn.execute("PRAGMA data_version").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self.translate(exc, "read") from None
+        return self._local.serial, data_version, conn.total_changes
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager
@@ -290,39 +307,9 @@ class SQLiteStore(Reads):
 
     def describe(self) -> dict[str, Any]:
         """Facts for `keyctl status`: where, what, and what is wrong with it."""
-        info: dict[str, Any] = {"backend": "sqlite", "location": str(self.path), "exists": self.exists(),
-                                "schema_version": None, "mode": None, "warnings": []}
-        try:
-            info["mode"] = f"{stat.S_IMODE(self.path.stat().st_mode):04o}"
-        except OSError:
-            pass
-        if self.loose_permissions():
-            info["warnings"].append(f"the store {self.path} is readable or writable by other users; "
-                                    f"run `chmod 600 {self.path}`")
-        folder = self._target().parent
-        try:
-            mode = folder.stat().st_mode
-            # In a sticky folder (/tmp) others may add files but not replace ours.
-            if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
-                info["warnings"].append(f"the folder {folder} is writable by other users, who could replace "
-                                        f"the store; run `chmod go-w {folder}`")
-        except OSError:
-            pass
-        try:
-            conn = self._conn()
-            if conn is not None:
-                info["schema_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
-        except KeyctlError as exc:
-            info["problem"] = exc.message  # why it cannot be used
-            return info
-        if conn is None and not os.access(self._nearest_folder(), os.W_OK):
-            info["problem"] = f"the store {self.path} cannot be created: {self._nearest_folder()} is not writable"
-        elif conn is not None and not os.access(self.path, os.W_OK):
-            info["warnings"].append(f"the store {self.path} is read-only: reads work, changes fail")
-        return info
+        from .sqlite_status import describe
 
-    def _nearest_folder(self) -> Path:
-        return next((f for f in self._target().parents if f.exists()), Path("/"))
+        return describe(self)
 
 
 class _Guarded:
