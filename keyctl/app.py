@@ -9,7 +9,7 @@ paths that need them.
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
@@ -145,33 +145,9 @@ class KeyctlGroup(TyperGroup):
     short request for a bug report), never a traceback. It takes the global options
     first."""
 
-    # keyctl/cli.py's main() lets Typer build only the command named on the command
-    # line (start-up) and leaves here how to build them all: whatever needs the others
-    # (help, a name not built, a misspelt one, TAB on a command name) does.
-    build_all: Optional[Callable[[], dict]] = None
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.params = [*global_options(), *self.params]
-
-    def _build_the_rest(self, ctx: Any) -> None:
-        build = KeyctlGroup.build_all
-        if build is not None and ctx.parent is None:
-            KeyctlGroup.build_all = None
-            every = build()
-            every.update((name, cmd) for name, cmd in self.commands.items() if name in every)
-            self.commands = every  # in help order, keeping the command already built
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        found = super().get_command(ctx, cmd_name)
-        if found is None and KeyctlGroup.build_all is not None:
-            self._build_the_rest(ctx)
-            found = super().get_command(ctx, cmd_name)
-        return found
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        self._build_the_rest(ctx)
-        return super().list_commands(ctx)
 
     def invoke(self, ctx: Any) -> Any:
         try:

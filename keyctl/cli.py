@@ -4,13 +4,13 @@ Entry point of the ``keyctl`` console script and of ``python -m keyctl``. ``app`
 loaded on first use (PEP 562), with every command, so that a bare ``keyctl --version``,
 and ``check`` with its TAB (keyctl/fastpath.py), are answered before Typer is imported.
 
-The console script loads less: Typer turns every registered command into a click
-command before it reads the command line, and each command module imports what its
-commands need. So :func:`main` imports only the module of the command named on the
-command line (or in the completion words) and lets Typer build only that command;
-KeyctlGroup builds the rest when anything asks for them (help, a misspelt or unknown
-name, TAB on a command's name). What a command prints is the same either way
-(tests/test_lazy_commands.py runs each case both ways).
+The console script loads less: each command module imports what its commands need,
+and Typer turns every registered command into a click command before it reads the
+command line. So :func:`main` imports only the module of the command named on the
+command line (or in the completion words); with no command named (help, a misspelt or
+unknown name, TAB on a command's name) it imports them all. Nothing is rewritten after
+registration: Typer builds what the imported modules registered. What a command prints
+is the same either way (tests/test_console_script.py runs each case both ways).
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import atexit
 import gc
 import os
 import sys
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
@@ -132,8 +131,7 @@ def _run(collect: bool) -> None:
     gc.freeze()  # what loading made lives until the end: the command's collections skip it
     if collect:
         gc.enable()
-    with _only(app, named):
-        app(prog_name="keyctl")
+    app(prog_name="keyctl")
 
 
 def _words(argv: list[str], env: Any) -> list[str]:
@@ -166,38 +164,6 @@ def command_named(words: list[str]) -> str | None:
             return words[i] if words[i] in COMMANDS else None
         i += 1 if eq else 2
     return None
-
-
-@contextmanager
-def _only(app: "typer.Typer", named: str | None) -> Iterator[None]:
-    """Typer's lists of commands cut to the one named while the app runs; KeyctlGroup
-    builds the others if anything asks for them."""
-    if named not in COMMANDS:
-        yield
-        return
-    from .app import KeyctlGroup
-
-    every = (app.registered_commands, app.registered_groups)
-
-    def build_all() -> dict:
-        import typer.main
-
-        partial = (app.registered_commands, app.registered_groups)
-        app.registered_commands, app.registered_groups = every
-        try:
-            _load()  # every module, in help order
-            return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-        finally:
-            app.registered_commands, app.registered_groups = partial
-
-    app.registered_commands = [c for c in every[0] if _name(c) == named]
-    app.registered_groups = [g for g in every[1] if _name(g) == named]
-    KeyctlGroup.build_all = build_all
-    try:
-        yield
-    finally:
-        app.registered_commands, app.registered_groups = every
-        KeyctlGroup.build_all = None
 
 
 def _utf8(arg: str) -> str:

@@ -8,15 +8,14 @@ its checksum and is told apart from an unknown one without touching the store.
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from typing import Any
 
 # hashlib (OpenSSL) is imported by the function that uses it: `check` by name,
 # completion and `list` need none, and its import is a visible part of a short call's
-# start-up (bench/RESULTS.md). Randomness comes from os.urandom directly (secrets
-# imports random and more).
+# start-up (bench/RESULTS.md). Randomness comes from ``secrets`` (the operating
+# system's generator), imported by the functions that draw.
 
 SECRET_PREFIX = "kc_"
 ID_PREFIX = "key_"
@@ -65,15 +64,10 @@ def new_secret() -> str:
 
 
 def random_below(n: int) -> int:
-    """A uniform random integer in [0, n) from the operating system's generator:
-    secrets.randbelow's method (the fewest bits that hold n, drawn again until below
-    n), without importing secrets and random, a visible part of `create`'s start-up."""
-    bits = n.bit_length()
-    size = (bits + 7) // 8
-    while True:
-        value = int.from_bytes(os.urandom(size), "big") >> (size * 8 - bits)
-        if value < n:
-            return value
+    """A uniform random integer in [0, n) from the operating system's generator."""
+    import secrets
+
+    return secrets.randbelow(n)
 
 
 def is_well_formed(secret: str) -> bool:
@@ -113,7 +107,9 @@ def hint(secret: str) -> str:
 
 def new_id() -> str:
     """``key_`` + 16 random lowercase base32 characters (80 bits)."""
-    number = int.from_bytes(os.urandom(10), "big")
+    import secrets
+
+    number = secrets.randbits(80)
     return ID_PREFIX + "".join(_B32[(number >> (5 * i)) & 31] for i in range(16))
 
 

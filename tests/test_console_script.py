@@ -1,7 +1,7 @@
-"""The console script imports the module of the command named on its command line and
-has Typer build only that command (start-up; keyctl/cli.py main). A real process must
-answer exactly as Typer's full build does: help, errors with did-you-mean, groups,
-options before and after the command, completion."""
+"""The console script imports only the module of the command named on its command line
+(start-up; keyctl/cli.py main). A real process must answer exactly as the app with
+every command does: help, errors with did-you-mean, groups, options before and after
+the command, completion."""
 
 from __future__ import annotations
 
