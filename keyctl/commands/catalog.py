@@ -10,11 +10,11 @@ from ..completion import complete_catalog
 from ..edge import error, note, warn
 from ..errors import EXIT_USAGE, CatalogError
 from ..text import printable
+from .params import JSON
 
 # keyctl.catalog (a regex, dataclasses) is imported by the commands that use it: this
 # module is loaded on every call, --version and TAB included.
 
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 CATALOG_REF = Annotated[str, typer.Argument(
     metavar="NAME|FILE", autocompletion=complete_catalog,
     help="A built-in catalog name (clarifai, clarifai-live) or a catalog TOML file.")]

@@ -5,21 +5,20 @@ from typing import Annotated, List, Optional
 import typer
 
 from .. import render
-from ..app import app, complete_key, complete_operation, read_key, state
+from ..app import app, complete_operation, read_key, state
 from ..edge import EXIT_FOR_OUTCOME
 from ..errors import UsageError
+from .params import JSON, KEY
 
 
 @app.command()
 def check(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(
-        metavar="KEY", autocompletion=complete_key,
-        help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.")],
+    key: KEY,
     operations: Annotated[Optional[List[str]], typer.Argument(
         metavar="[OPERATION]...", autocompletion=complete_operation,
         help="Operations (in any case), groups or resources (their operations) or all. None means every operation.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
+    as_json: JSON = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print nothing: only the exit status tells (errors still go to stderr).")] = False,
 ) -> None:
@@ -55,7 +54,7 @@ def scopes(
     ctx: typer.Context,
     no_headers: Annotated[bool, typer.Option(
         "--no-headers", help="No header line in the tab-separated lines printed to a pipe.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
+    as_json: JSON = False,
 ) -> None:
     """Show the scope catalog: groups, scopes, prerequisites, billing, redaction.
 

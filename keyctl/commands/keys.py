@@ -10,12 +10,8 @@ from ..app import app, complete_key, complete_scope, read_key, state, subgroup
 from ..completion import complete_held_scope, complete_status
 from ..edge import confirm, note, warn
 from ..errors import OutputError
+from .params import JSON, KEY
 
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
-KEY = Annotated[str, typer.Argument(
-    metavar="KEY", autocompletion=complete_key,
-    help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.",
-)]
 SCOPES_HELP = "Scope ids (inputs.patch or Inputs:Patch), groups (inputs, inputs.*) or all; commas allowed."
 SCOPES = Annotated[List[str], typer.Argument(metavar="SCOPE...", autocompletion=complete_scope, help=SCOPES_HELP)]
 HELD_SCOPES = Annotated[List[str], typer.Argument(metavar="SCOPE...", autocompletion=complete_held_scope,

@@ -14,8 +14,8 @@ from ..app import app, state
 from ..completion import complete_manifest
 from ..edge import confirm, error, note, say_all, warn
 from ..errors import EXIT_USAGE, ManifestError, OutputError
+from .params import JSON
 
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 STDIN_SOURCE = "<stdin>"
 
 

@@ -1,19 +1,18 @@
 """`keyctl status`: which store this is, whether it can be used, its catalog and keys."""
 
-from typing import Annotated
-
 import typer
 
 from .. import render
 from ..app import app, state
 from ..edge import error, open_keystore, warn
 from ..errors import EXIT_RUNTIME
+from .params import JSON
 
 
 @app.command()
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")] = False,
+    as_json: JSON = False,
 ) -> None:
     """Say which store keyctl uses, and whether it can be used.
 

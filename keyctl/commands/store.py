@@ -12,8 +12,8 @@ from .. import render
 from ..app import app, state
 from ..edge import open_keystore
 from ..text import printable
+from .params import JSON
 
-JSON = Annotated[bool, typer.Option("--json", help="Print JSON (a stable contract; see README).")]
 SOURCE = Annotated[str, typer.Argument(
     metavar="SOURCE", help="The store to copy: a SQLite file or a postgresql:// URL.")]
 DEST = Annotated[str, typer.Argument(metavar="DEST", help="An empty store to copy into: a SQLite file or a "
