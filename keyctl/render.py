@@ -216,7 +216,7 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
         table = _table("OPERATION", "OUTCOME", "CONSUMES AN OPERATION")
         for op, outcome in result.operations.items():
             billable = catalog.operations[op].billable
-            table.add_row(op, _mark(outcome), _YES_NO.get(billable, "-"))
+            table.add_row(op, _esc(_mark(outcome)), _YES_NO.get(billable, "-"))  # [allowed] is not markup
     _console().print(table)
 
 
@@ -355,7 +355,7 @@ def catalog_list(catalogs: "list[Catalog]", default: str, as_json: bool) -> None
         return
     table = _table("NAME", "SCOPES", "DESCRIPTION")
     for r in rows:
-        table.add_row(r["name"] + (" (default)" if r["default"] else ""), str(r["scopes"]), _esc(r["description"]))
+        table.add_row(_esc(r["name"]) + (" (default)" if r["default"] else ""), str(r["scopes"]), _esc(r["description"]))
     _console().print(table)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -229,7 +230,11 @@ def test_an_ascii_only_stdout_gets_ascii_text_valid_json_and_the_documented_exit
     assert json.loads(ok("log", "--json"))[0]["details"]["description"] == DESCRIPTION
     assert json.loads(ok("export", "--json"))["keys"]["bob"]["description"] == DESCRIPTION
     assert tomllib.loads(ok("export").decode())["keys"]["bob"]["description"] == DESCRIPTION
-    assert b"caf\\xe9" in ok("show", "bob")
+    shown = ok("show", "bob")
+    assert b"caf\\xe9" in shown
+    # the outcome of each operation in show's table, marked in ASCII (Rich must not take
+    # "[allowed]" for markup and print an empty cell)
+    assert re.search(rb"\npredict\.call +\| \[allowed\] ", shown) and re.search(rb"\ninputs\.get +\| \[rejected\] ", shown)
     for args in (("list",), ("log",), ("scopes",), ("catalog", "list")):
         ok(*args)
     created = json.loads(ok("create", "--scope", "search", "--description", DESCRIPTION, "--json"))
