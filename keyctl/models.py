@@ -72,7 +72,7 @@ class Created(NamedTuple):
     secret: str
     added_prerequisites: tuple["Change", ...] = ()
     stored_in: str | None = None
-    notices: tuple["Notice", ...] = ()  # deprecated or hidden scopes granted
+    notices: tuple["Notice", ...] = ()  # scopes granted that are deprecated, hidden or open no endpoint
 
     def __repr__(self) -> str:  # never the secret, in a traceback or a log
         return f"Created(key={self.key.id!r}, secret='kc_...{self.secret[-4:]}', stored_in={self.stored_in!r})"
@@ -137,7 +137,7 @@ class ScopeChange(Result):
     added_prerequisites: tuple["Change", ...]
     removed_dependents: tuple["Change", ...]
     not_held: tuple[str, ...]  # scope remove: scopes named that the key did not hold
-    notices: tuple["Notice", ...]  # deprecated or hidden scopes granted
+    notices: tuple["Notice", ...]  # scopes granted deprecated, hidden or opening no endpoint; kept ones closed
 
 
 class KeyDetail(Result):

@@ -112,7 +112,7 @@ def make_plan(manifest: Manifest, survey: Survey, catalog: Catalog, now: datetim
                 warnings.append(f"{shown(manifest.source)}: {key_path(spec.name)}: the store has a key named '{twin}' "
                                 f"(differs only by case); a new key '{spec.name}' will be created")
             actions.append(Action(CREATE, spec.name, None, scopes, added_prerequisites=added, spec=spec))
-            warnings += _notices(manifest.source, spec.name, catalog, scopes, marked)
+            warnings += _notices(manifest.source, spec.name, catalog, scopes, scopes, marked)
             continue
         gained = tuple(catalog.sorted_ids(scopes - row.scopes)) if scopes != row.scopes else ()
         lost = tuple(catalog.sorted_ids(row.scopes - scopes)) if scopes != row.scopes else ()
@@ -129,7 +129,7 @@ def make_plan(manifest: Manifest, survey: Survey, catalog: Catalog, now: datetim
         # holds them would repeat the same warning on every apply.
         prereqs = added if (gained or lost) else ()
         actions.append(Action(kind, spec.name, row.id, scopes, gained, lost, tuple(changes), prereqs, spec))
-        warnings += _notices(manifest.source, spec.name, catalog, gained, marked)
+        warnings += _notices(manifest.source, spec.name, catalog, gained, scopes, marked, row.scopes)
     check_expiries(manifest.source, actions, now)
     if prune:
         actions += [Action(DELETE, row.name or row.id, row.id, row.scopes) for row in survey.absent]
@@ -149,13 +149,17 @@ def check_expiries(source: str, actions: Iterable[Action], now: datetime) -> Non
                             tuple(problems))
 
 
-def _notices(source: str, name: str, catalog: Catalog, granted: Iterable[str], memo: dict) -> list[str]:
-    """Warnings for the deprecated or hidden scopes a key gains, as create and scope
-    add warn (``memo``: the catalog's notices by set of scopes, for one plan)."""
+def _notices(source: str, name: str, catalog: Catalog, granted: Iterable[str], held: frozenset[str],
+             memo: dict, before: frozenset[str] = frozenset()) -> list[str]:
+    """Warnings for the scopes a key gains (deprecated, hidden, or opening no endpoint
+    to a key holding ``held``) and those it keeps that open none any more, as create
+    and the scope commands warn (``memo``: the catalog's notices by sets of scopes,
+    for one plan)."""
     granted = frozenset(granted)
-    found = memo.get(granted)
+    found = memo.get((granted, held, before))
     if found is None:
-        found = memo[granted] = catalog.notices(granted)
+        found = catalog.notices(granted, held) + (catalog.closed_by(before, held) if before != held else ())
+        memo[(granted, held, before)] = found
     return [f"{source}: {key_path(name)}: {n.message}" for n in found]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unstyled
+from conftest import unstyled, warnings
 from keyctl import KeyStore
 from keyctl.catalog import builtin, builtin_text, parse_catalog
 
@@ -38,7 +38,9 @@ def web(run):
 
 # --- the issue's walk-through ---------------------------------------------------------------
 def test_a_predict_only_key_cannot_call_post_model_outputs_until_it_has_the_rest(run, web):
-    assert "warning:" not in web.stderr  # Predict has no depending scopes: nothing to add
+    # Predict has no depending scopes: nothing is added, but the key can call no endpoint yet
+    assert "requires" not in web.stderr
+    assert warnings(web.stderr) == [f"warning: {PREDICT_CLOSED}"]
     r = run("check", "web", "PostModelOutputs")
     assert r.code == 4
     assert r.stdout.startswith("✘ rejected  PostModelOutputs  rejected: missing apps.get, concepts.get, models.get;")
@@ -46,7 +48,8 @@ def test_a_predict_only_key_cannot_call_post_model_outputs_until_it_has_the_rest
     assert j["results"][0]["missing_scopes"] == ["apps.get", "concepts.get", "models.get"]
     assert j["results"][0]["status"] == {"code": 11007, "name": "CONN_INSUFFICIENT_SCOPES"}
     assert j["results"][0]["billable"] is None  # the definitions do not say
-    assert run("scope", "add", "web", "apps.get", "concepts.get", "models.get").code == 0
+    added = run("scope", "add", "web", "apps.get", "concepts.get", "models.get")
+    assert (added.code, added.stderr) == (0, "")  # each scope added opens an endpoint now
     ok = run("check", "web", "PostModelOutputs")
     assert ok.code == 0, ok
     assert ok.stdout.startswith("✔ allowed   PostModelOutputs  allowed: web holds every scope PostModelOutputs needs")
@@ -107,6 +110,7 @@ def test_deprecated_and_hidden_scopes_are_granted_with_a_warning(run, db_path, t
     again = run("scope", "add", "k", "models.sync")
     assert "warning: models.sync is hidden: the API does not offer it for keys" in again.stderr
     assert "deprecated" not in again.stderr  # only what this change grants
+    assert run("scope", "add", "k", "apps.get", "concepts.get", "models.get").code == 0
     assert run("scope", "add", "k", "predict").stderr == ""
     monkeypatch.setenv("COLUMNS", "300")  # one line per scope
     tree = unstyled(run("scopes").stdout)
@@ -118,11 +122,85 @@ def test_deprecated_and_hidden_scopes_are_granted_with_a_warning(run, db_path, t
 def test_the_library_reports_what_the_cli_warns(tmp_path):
     with KeyStore(tmp_path / "lib.db", LIVE) as ks:
         created = ks.create(["Inputs_Patch", "predict"])
-        assert [(n.scope, n.kind) for n in created.notices] == [("inputs.patch", "deprecated")]
-        change = ks.scope_add(created.key.id, ["models.sync", "models.patch"])
-        assert [(n.scope, n.kind) for n in change.notices] == [("models.patch", "deprecated"),
-                                                              ("models.sync", "hidden")]
+        assert [(n.scope, n.kind) for n in created.notices if n.kind != "closed"] == [("inputs.patch", "deprecated")]
+        assert ("predict", "closed", ("PostModelOutputs", "apps.get", "concepts.get", "models.get")) in created.notices
+        change = ks.scope_add(created.key.id, ["models.sync", "models.patch", "apps.get", "concepts.get"])
+        assert [(n.scope, n.kind) for n in change.notices if n.kind != "closed"] == [("models.patch", "deprecated"),
+                                                                                      ("models.sync", "hidden")]
         assert ks.scope_add(created.key.id, ["all"]).notices == ()
+
+
+# --- a scope that opens no endpoint ---------------------------------------------------------------
+PREDICT_CLOSED = ("predict opens no endpoint to this key yet: every endpoint that needs it needs more "
+                  "(PostModelOutputs also needs apps.get, concepts.get, models.get)")
+
+
+def test_a_scope_granted_that_opens_no_endpoint_is_warned_of_everywhere_it_is_granted(run, tmp_path):
+    """create, scope add and set, apply, and the library: a scope whose every endpoint
+    needs another scope the key lacks draws one warning, with the endpoint that needs
+    the fewest more; a scope the key could already use, or none granted, draws none."""
+    assert warnings(run("--catalog", LIVE, "create", "-n", "a", "-s", "predict,apps.get").stderr) == [
+        "warning: predict opens no endpoint to this key yet: every endpoint that needs it needs more "
+        "(PostModelOutputs also needs concepts.get, models.get)",
+        "warning: apps.get opens no endpoint to this key yet: every endpoint that needs it needs more "
+        "(GetConcept also needs concepts.get)"]  # catalog order
+    assert run("scope", "add", "a", "predict").stderr == ""  # nothing granted
+    assert run("scope", "add", "a", "concepts.get", "models.get").stderr == ""
+    assert run("scope", "remove", "a", "search").stderr.startswith("warning: a does not hold search")
+    # a scope the key keeps, that opened an endpoint before the change and opens none after
+    assert warnings(run("scope", "set", "a", "predict").stderr) == [f"warning: {PREDICT_CLOSED}"]
+    assert run("scope", "add", "a", "apps.get", "concepts.get", "models.get").stderr == ""
+    assert warnings(run("scope", "remove", "a", "concepts.get").stderr) == [
+        "warning: predict opens no endpoint to this key yet: every endpoint that needs it needs more "
+        "(PostModelOutputs also needs concepts.get)"]  # models.get still opens GetModel with apps.get
+    assert run("scope", "add", "a", "concepts.get").stderr == ""
+    assert warnings(run("--catalog", LIVE, "create", "-n", "b", "-s", "all").stderr) == []
+    manifest = tmp_path / "team.toml"
+    manifest.write_text('[keys.c]\nscopes = ["predict"]\n[keys.a]\nscopes = ["predict", "apps.get", "concepts.get", '
+                        '"models.get"]\n', encoding="utf-8")
+    r = run("apply", str(manifest), "--yes")
+    assert r.code == 0, r
+    assert warnings(r.stderr) == [f"warning: {manifest}: keys.c: {PREDICT_CLOSED}"]  # a holds them all already
+    manifest.write_text('[keys.c]\nscopes = ["predict"]\n[keys.a]\nscopes = ["predict"]\n', encoding="utf-8")
+    r = run("apply", str(manifest), "--yes")
+    assert r.code == 0, r
+    assert warnings(r.stderr) == [f"warning: {manifest}: keys.a: {PREDICT_CLOSED}"]  # c is unchanged
+    with KeyStore(tmp_path / "lib.db", LIVE) as ks:
+        created = ks.create(["predict"])
+        assert created.notices == (("predict", "closed", ("PostModelOutputs", "apps.get", "concepts.get",
+                                                          "models.get")),)
+        assert created.notices[0].message == PREDICT_CLOSED
+        assert ks.scope_add(created.key.id, ["apps.get", "concepts.get", "models.get"]).notices == ()
+        removed = ks.scope_remove(created.key.id, ["apps.get"])
+        assert [n.scope for n in removed.notices] == ["predict", "concepts.get", "models.get"]  # catalog order
+        assert {n.kind for n in removed.notices} == {"closed"}
+
+
+@pytest.mark.parametrize("name", ["clarifai", LIVE])
+def test_the_warning_says_exactly_when_check_rejects_every_endpoint_that_needs_the_scope(name):
+    """For every scope, granted alone (its prerequisites with it): warned of as opening
+    no endpoint exactly when `check` (keyctl/decide.py) rejects every operation of the
+    catalog that needs it, other than the scopes' own; and the endpoint named then needs
+    what the warning says. The seed catalog has no such operation: it never warns."""
+    from keyctl.decide import outcomes_for
+
+    catalog = builtin(name)
+    endpoints = [op for op in catalog.operations if op not in catalog.scopes]
+    warned = 0
+    for scope in catalog.scopes:
+        if scope == "all":
+            continue
+        held, _ = catalog.closure([scope])
+        outcomes = outcomes_for(catalog, held)
+        needing = [op for op in endpoints if scope in catalog.operations[op].requires
+                   and catalog.operations[op].auth == "key"]
+        closed = [n for n in catalog.notices([scope], held) if n.kind == "closed"]
+        assert bool(closed) == (bool(needing) and all(outcomes[op] == "rejected" for op in needing)), scope
+        if closed:
+            warned += 1
+            endpoint, *missing = closed[0].example
+            assert endpoint in needing and sorted(catalog.operations[endpoint].requires - held) == missing
+    assert (warned > 50) if name == LIVE else (warned == 0)
 
 
 def test_apply_warns_as_create_does(run, tmp_path):

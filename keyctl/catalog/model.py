@@ -56,15 +56,22 @@ class Change(NamedTuple):
 
 class Notice(NamedTuple):
     """A scope granted that the catalog marks: deprecated, or hidden (the API does not
-    offer it for keys). Granting it is allowed; the CLI prints this as a warning."""
+    offer it for keys); or one that opens none of the catalog's endpoints to the key,
+    with the endpoint that needs the fewest scopes more (``closed``). Granting it is
+    allowed; the CLI prints this as a warning."""
 
     scope: str
-    kind: str  # "deprecated" | "hidden"
+    kind: str  # "deprecated" | "hidden" | "closed"
+    example: tuple[str, ...] = ()  # closed: an endpoint that needs the scope, then what else it needs
 
     @property
     def message(self) -> str:
         if self.kind == "deprecated":
             return f"{self.scope} is deprecated: the API may not check it any more"
+        if self.kind == "closed":
+            endpoint, *missing = self.example
+            return (f"{self.scope} opens no endpoint to this key yet: every endpoint that needs it needs more "
+                    f"({endpoint} also needs {', '.join(missing)})")
         return f"{self.scope} is hidden: the API does not offer it for keys"
 
 
@@ -245,6 +252,12 @@ class Catalog:
                     resource = self.resource_of(op)
                     if resource is not None:
                         found.setdefault(resource, []).append(op)
+            elif name == "needing":  # scope -> the operations an API key calls with it, bar scopes' own
+                found = {}
+                for op in self.operations:
+                    if op not in self.scopes and self.operations[op].auth == "key":
+                        for scope in self.operations[op].requires:
+                            found.setdefault(scope, []).append(op)
             else:  # "position": each scope's place in catalog order
                 found = {s: i for i, s in enumerate(self.scopes)}
             self._cache[name] = found
@@ -263,10 +276,15 @@ class Catalog:
         found = difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)
         return folded[found[0]] if found else None
 
-    def notices(self, granted: Iterable[str]) -> tuple[Notice, ...]:
-        """The marked scopes among ``granted`` (``all`` marks nothing), catalog order."""
+    def notices(self, granted: Iterable[str], held: Iterable[str] | None = None) -> tuple[Notice, ...]:
+        """What to warn of the scopes ``granted`` to a key that then holds ``held`` (by
+        default ``granted``), in catalog order: the marked ones, and those that open no
+        endpoint to it (every operation other than a scope's own that needs the scope
+        needs another the key lacks, as Clarifai's ``Predict`` without ``Apps_Get``).
+        ``all`` draws none."""
         granted = frozenset(granted)
-        if ALL in granted:
+        held = granted if held is None else frozenset(held)
+        if ALL in granted or ALL in held:
             return ()
         out = []
         for scope in self._in_order(granted):
@@ -275,7 +293,34 @@ class Catalog:
                 out.append(Notice(scope, "deprecated"))
             elif s.hidden:
                 out.append(Notice(scope, "hidden"))
+            closed = self._closed(scope, held)
+            if closed is not None:
+                out.append(closed)
         return tuple(out)
+
+    def closed_by(self, before: Iterable[str], after: Iterable[str]) -> tuple[Notice, ...]:
+        """The scopes a key keeps through a change from ``before`` to ``after`` that
+        opened an endpoint to it before and open none after (``scope remove``), in
+        catalog order."""
+        before, after = frozenset(before), frozenset(after)
+        if ALL in after:
+            return ()
+        out = []
+        for scope in self._in_order(before & after):
+            closed = self._closed(scope, after)
+            if closed is not None and (ALL in before or self._closed(scope, before) is None):
+                out.append(closed)
+        return tuple(out)
+
+    def _closed(self, scope: str, held: frozenset[str]) -> Notice | None:
+        best: tuple[str, frozenset[str]] | None = None
+        for endpoint in self._index("needing").get(scope, ()):
+            missing = self.operations[endpoint].requires - held
+            if not missing:
+                return None
+            if best is None or len(missing) < len(best[1]):
+                best = (endpoint, missing)
+        return None if best is None else Notice(scope, "closed", (best[0], *sorted(best[1])))
 
     def _in_order(self, scopes: frozenset[str]) -> list[str]:
         """The catalog's scopes among ``scopes``, in catalog order, in time that grows

@@ -47,6 +47,8 @@ def _warn_removed(result) -> None:
         warn(f"removed {change.scope}, which requires {change.because}")
     if result.not_held:
         warn(f"{result.key.ref} does not hold {', '.join(result.not_held)}; nothing to remove")
+    for notice in result.notices:  # scopes kept that open no endpoint any more
+        warn(notice.message)
 
 
 def deliver_secret(ks, as_json: bool, show_secret: bool, action: str) -> Callable:
@@ -88,7 +90,9 @@ def create(
     """Create a key with scopes and print its secret, once.
 
     Prerequisites are added with a warning on stderr (inputs.patch brings inputs.get).
-    Only the secret's SHA-256 is stored: copy the secret now, or keep it in the OS
+    A scope that opens none of the catalog's endpoints to the key draws a warning too,
+    naming one that needs it and what else that one needs (clarifai-live's predict
+    without apps.get). Only the secret's SHA-256 is stored: copy the secret now, or keep it in the OS
     keyring with --keyring. The key is created only once its secret is out: if the
     secret cannot be written (a full disk, a closed pipe) or stored in the keyring,
     nothing is created and the exit status is 1.
@@ -178,7 +182,8 @@ def scope_remove(ctx: typer.Context, key: KEY, scopes: HELD_SCOPES, as_json: JSO
     """Remove scopes from a key, and every scope that requires them (warned).
 
     Removing from a key with all first expands all into every scope. Removing a
-    scope the key does not hold changes nothing. A key keeps at least one scope.
+    scope the key does not hold changes nothing. A key keeps at least one scope. A
+    scope it keeps that opens none of the catalog's endpoints any more is warned of.
 
     Examples:
 
