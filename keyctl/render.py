@@ -313,7 +313,7 @@ def store_status(report: dict, as_json: bool) -> None:
         state = ", ".join([backend] + [f"{label} {report[field]}" for label, field in
                                        (("schema", "schema_version"), ("mode", "mode")) if report[field] is not None])
     out(f"store:    {printable(report['location'], 4096)}")
-    out(f"          {state if report['usable'] or not report['exists'] else 'cannot be used (below)'}")
+    out(f"          {state if report['usable'] else 'cannot be used (below)'}")
     if report["catalog"] is not None:
         cat = report["catalog"]
         out(f"catalog:  {printable(cat['name'])} ({'built in' if cat['builtin'] else 'from a catalog file'})")

@@ -114,6 +114,27 @@ def test_a_server_that_cannot_be_reached_or_a_database_that_is_missing(pg_server
     one_error(run("--db", pg_server.url(database="nowhere"), "list"), "database that does not exist")
 
 
+@pytest.mark.parametrize("url, problem", [
+    ("postgresql://ann:hunter22@127.0.0.1:1/keyctl", "cannot be reached"),
+    ("postgresql://ann:hunter22@/keyctl?host={socket}", "refused the login"),  # no such role
+    ("postgresql://postgres:hunter22@/nowhere?host={socket}", "database that does not exist"),
+])
+def test_status_of_a_server_that_cannot_be_used_is_a_report_with_the_reason(pg_server, run, url, problem):
+    """`status --json` answers as for a SQLite store that cannot be used: the report,
+    usable false and the problem, exit 1 (not an error alone, which a script would have
+    to tell from the report)."""
+    url = url.format(socket=pg_server.socket)
+    r = run("--db", url, "status", "--json")
+    assert r.code == 1, r
+    assert r.json["usable"] is False and problem in r.json["problem"], r.json
+    assert (r.json["backend"], r.json["catalog"], r.json["keys"]) == ("postgresql", None, None)
+    assert r.stderr.splitlines()[-1] == f"error: {r.json['problem']}"
+    human = run("--db", url, "status")
+    assert human.code == 1 and "cannot be used (below)" in human.stdout and "does not exist yet" not in human.stdout
+    for text in (r.stdout, r.stderr, human.stdout, human.stderr):
+        assert "hunter22" not in text
+
+
 def test_a_lock_held_too_long_is_one_error_and_writes_nothing(pg_server, pg_url, pg_schema, run, monkeypatch):
     import psycopg
 

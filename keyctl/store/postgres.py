@@ -31,7 +31,7 @@ import psycopg
 from psycopg import errors as pg
 from psycopg.conninfo import conninfo_to_dict
 
-from ..errors import KeyctlError, UsageError
+from ..errors import KeyctlError, StoreError, UsageError
 from . import pg_errors, pg_schema, pg_url
 from .pg_errors import PgMessages, one_line
 from .base import actor
@@ -360,10 +360,14 @@ class PostgresStore(PgMessages, Reads):
         if pg_url.has_password(self.url):
             info["warnings"].append("the URL holds a password, which shows in `ps` and shell history; keep it "
                                     "in ~/.pgpass or PGPASSWORD instead")
-        version = self._attempt(self._version, need_store=False)
+        try:
+            version = self._attempt(self._version, need_store=False)
+            conn = self._conn()
+        except StoreError as exc:  # a server that cannot be reached, a role refused: reported, not raised
+            info["problem"] = exc.message
+            return info
         info["exists"] = version is not None
         info["schema_version"] = version
-        conn = self._conn()
         host = conn.info.host
         if not host.startswith("/") and host not in ("localhost", "127.0.0.1", "::1") \
                 and not conn.pgconn.ssl_in_use:
