@@ -87,7 +87,7 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
     def catalog(self) -> Catalog:
         """The store's own catalog (kept inside the store at its first write), or for a
         store not created yet the one asked for."""
-        return (self._cat or self._use(*self._resolve_catalog()))[0]
+        return self._refresh_catalog()
 
     def _use(self, catalog: Catalog, rev: str | None) -> tuple[Catalog, str | None, dict[tuple, Any]]:
         old = self._cat
@@ -215,6 +215,8 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
             raise TypeError(f"status must be a str or None, not {type(status).__name__}")
         if status is not None and status not in STATUSES:
             raise UsageError(f"--status '{printable(status)}' is not one of {', '.join(STATUSES)}")
+        if isinstance(scope, str):
+            scope = [scope]  # "" is an empty scope name, as on the command line, not no filter
         wanted: frozenset[str] = frozenset()
         if scope or self._catalog_arg is not None:  # a catalog named is checked against the store's
             catalog = self._refresh_catalog()

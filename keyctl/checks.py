@@ -51,9 +51,9 @@ class CheckOps:
         if kind == "secret":
             # The checksum is verified only when no key has the secret: a secret found by
             # its hash is well-formed (a store keeps the hashes of secrets keyctl made).
-            if not tokens.has_format(key):
-                return _verdict(catalog, verdicts, "", operation, "malformed", None)
-            found = self.store.check_row("secret_hash", tokens.hash_secret(key))
+            # A malformed secret matches no hash, but is looked up all the same: the row
+            # carries the catalog's revision, and a catalog replaced elsewhere is noticed.
+            found = self.store.check_row("secret_hash", tokens.hash_secret(key) if tokens.has_format(key) else "")
         else:
             found = self.store.check_row(kind, key)
         if found is not None and found.catalog_rev != rev:

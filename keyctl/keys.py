@@ -52,7 +52,8 @@ class KeyOps(Delivery):
             names = [names]
         granted = catalog.resolve_many(names)
         if not granted:
-            raise UsageError("give at least one scope, e.g. --scope predict")
+            example = next(iter(catalog.groups), None) or next((s for s in catalog.scopes if s != "all"), "all")
+            raise UsageError(f"give at least one scope, e.g. --scope {example}")
         return granted
 
     @staticmethod
@@ -186,6 +187,8 @@ class KeyOps(Delivery):
             raise UsageError("nothing to change: give --name, --description or --expires")
         wanted: dict[str, Any] = {}
         if name is not _UNSET:
+            if name is None:  # as on the command line: a name is changed, never taken away
+                raise UsageError("a key's name can be changed, not removed: give a new name")
             wanted["name"] = self._name(name)
         if description is not _UNSET:
             wanted["description"] = self._description(description)

@@ -69,6 +69,7 @@ class Manifest(NamedTuple):
     source: str  # the file name, as given on the command line
     keys: tuple[KeySpec, ...]  # in file order
     warnings: tuple[str, ...] = ()
+    catalog: "Catalog | None" = None  # the catalog its scope names were resolved with
 
     def names(self) -> frozenset[str]:
         return frozenset(k.name for k in self.keys)
@@ -102,7 +103,7 @@ def _fail(source: str, problems: list[str]) -> ManifestError:
 
 def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) -> Manifest:
     """Parse and validate manifest TOML text. Raises ManifestError (every problem)."""
-    if len(text) > MAX_MANIFEST_BYTES:
+    if len(text) > MAX_MANIFEST_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_MANIFEST_BYTES:
         raise _fail(source, [f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; split it into several manifests"])
     try:
         return _validated(_pieces(text), source, catalog, now)
@@ -130,7 +131,7 @@ def _validated(documents: Iterable[dict], source: str, catalog: "Catalog", now: 
                     for field in fields]
     if problems:
         raise _fail(source, problems)
-    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)))
+    return Manifest(source, tuple(specs), tuple(f"{shown(source)}: {w}" for w in _case_twins(specs)), catalog)
 
 
 def _whole(text: str, source: str) -> dict:
@@ -217,6 +218,9 @@ def _key_spec(name: str, body: Any, catalog: "Catalog", now: datetime, problems:
             scopes = catalog.resolve_many(raw_scopes)
         except UnknownScopeError as exc:
             problems.append(f"{path}.scopes: {exc.message}")
+        else:
+            if not scopes:  # names that stand for no scope (a group a stored catalog left empty)
+                problems.append(f"{path}.scopes: names no scope; every key needs at least one scope")
 
     description = body.get("description")
     if description is not None and not isinstance(description, str):

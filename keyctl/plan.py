@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from .catalog import Catalog, Change
-from .errors import ManifestError
+from .errors import ManifestError, StoreError
 from .manifest import Manifest, KeySpec, key_path, shown
 from .when import iso
 
@@ -95,6 +95,9 @@ class Survey(NamedTuple):
 def make_plan(manifest: Manifest, survey: Survey, catalog: Catalog, now: datetime, prune: bool = False) -> Plan:
     """Compare ``manifest`` with what the store holds (``survey``). Raises ManifestError
     for an absolute expiry in the past that the plan would have to write."""
+    if manifest.catalog is not None and manifest.catalog is not catalog and manifest.catalog.text != catalog.text:
+        raise StoreError(f"the store's catalog changed after {shown(manifest.source)} was read (`keyctl catalog "
+                         "upgrade` in another process); nothing was applied: run `keyctl apply` again")
     named = survey.rows
     actions: list[Action] = []
     warnings = list(manifest.warnings)

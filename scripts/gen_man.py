@@ -80,7 +80,7 @@ def _catalog_file_section() -> list[str]:
     example = (ROOT / "examples" / "catalogs" / "example.toml").read_text(encoding="utf-8")
     return [
         "A catalog is a TOML file. Top level: \\fBname\\fR (required), \\fBdescription\\fR, "
-        "\\fB[groups]\\fR (group = [scope ids]; a group or \\fIgroup.*\\fR stands for its "
+        "\\fB[groups]\\fR (group = [scope ids], one at least; a group or \\fIgroup.*\\fR stands for its "
         "scopes), \\fB[[scopes]]\\fR (\\fBid\\fR, \\fBdescription\\fR, \\fBrequires\\fR: "
         "direct prerequisites, \\fBbillable\\fR: consumes an Operation (false: free; left out: "
         "the catalog does not say), \\fBaliases\\fR: other names, \\fBdeprecated\\fR and "

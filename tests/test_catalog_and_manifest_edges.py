@@ -102,6 +102,69 @@ def test_a_manifest_nested_thousands_deep_is_a_clean_usage_error(nesting: str, t
     assert r.stderr.startswith("error: ") and "bug" not in r.stderr
 
 
+# A value nested a thousand deep where a field's value is expected: the problem quotes the
+# value, and quoting must not walk it whole (str() of it recursed without end).
+DEEP_FIELDS = {
+    "operation auth": ('name = "t"\n[[scopes]]\nid = "a"\n[[operations]]\nid = "a"\n', "operations.auth"),
+    "operation redacts": ('name = "t"\n[[scopes]]\nid = "a"\n[[operations]]\nid = "a"\n', "operations.redacts.p"),
+    "operation billable": ('name = "t"\n[[scopes]]\nid = "a"\n[[operations]]\nid = "a"\n', "operations.billable"),
+    "scope description": ('name = "t"\n[[scopes]]\nid = "a"\n', "scopes.description"),
+    "scope requires": ('name = "t"\n[[scopes]]\nid = "a"\n', "scopes.requires"),
+    "scope aliases": ('name = "t"\n[[scopes]]\nid = "a"\n', "scopes.aliases"),
+    "group": ('name = "t"\n[[scopes]]\nid = "a"\n', "groups.g"),
+    "catalog name": ('[[scopes]]\nid = "a"\n', "name"),
+}
+
+
+@pytest.mark.parametrize("field", DEEP_FIELDS, ids=list(DEEP_FIELDS))
+def test_a_value_nested_thousands_deep_in_a_catalog_field_is_a_problem_naming_it(field: str, tmp_path: Path,
+                                                                                 run) -> None:
+    head, table = DEEP_FIELDS[field]
+    path = _write(tmp_path, "deep.toml", head + f"[{table}" + ".a" * 1000 + "]\nx = 1\n")
+    for args in (("catalog", "validate", path), ("--catalog", path, "create", "-s", "a")):
+        r = run(*args)
+        assert r.code == 2, (args, r)
+        assert r.stderr.startswith("error: ") and "bug" not in r.stderr and len(r.stderr) < 2000, r
+    with pytest.raises(CatalogError), KeyStore(tmp_path / "lib.db", catalog=path) as ks:
+        ks.create(["a"])
+
+
+@pytest.mark.parametrize("field", ["scopes", "description", "expires", "enabled"])
+def test_a_value_nested_thousands_deep_in_a_manifest_field_is_a_problem_naming_it(field: str, tmp_path: Path,
+                                                                                  run) -> None:
+    head = '[keys.bob]\n' + ('' if field == "scopes" else 'scopes = ["predict"]\n')
+    path = _write(tmp_path, "deep.toml", head + f"[keys.bob.{field}" + ".a" * 1000 + "]\nx = 1\n")
+    r = run("apply", path)
+    assert r.code == 2 and r.stdout == "", r
+    assert r.stderr.startswith("error: ") and "bug" not in r.stderr and f"keys.bob.{field}" in r.stderr, r
+
+
+def test_an_empty_group_is_refused(tmp_path: Path, run) -> None:
+    """It would stand for no scope: a key granted it would hold nothing."""
+    path = _write(tmp_path, "empty.toml", 'name = "t"\n[groups]\ng = []\n[[scopes]]\nid = "a"\n')
+    r = run("catalog", "validate", path)
+    assert r.code == 2 and "group 'g': a group needs at least one scope" in r.stderr, r
+    with pytest.raises(CatalogError, match="a group needs at least one scope"), \
+            KeyStore(tmp_path / "lib.db", catalog=path) as ks:
+        ks.create(["a"])
+
+
+def test_catalog_validate_names_the_file_once_and_a_byte_order_mark_is_not_the_catalog(tmp_path: Path, run,
+                                                                                       db_path: Path) -> None:
+    bad = _write(tmp_path, "bad.toml", 'name = "t"\n[[scopes]\n')
+    r = run("catalog", "validate", bad)
+    assert r.code == 2 and r.stderr.startswith(f"error: {bad}: not valid TOML") and r.stderr.count(bad) == 1, r
+    r = run("catalog", "validate", str(tmp_path / "missing.toml"))
+    assert r.code == 2 and r.stderr.count("missing.toml") == 1, r
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b'\xef\xbb\xbfname = "t"\n[[scopes]]\nid = "a"\n')
+    assert run("catalog", "validate", str(bom)).code == 0
+    created = run("--catalog", str(bom), "create", "-s", "a", "--json")
+    assert created.code == 0 and created.json["scopes"] == ["a"], created
+    with KeyStore(db_path) as ks:
+        assert ks.catalog.text.startswith('name = "t"')  # the store keeps the catalog without the mark
+
+
 # --- a long prerequisite chain -----------------------------------------------------------------------------
 CHAIN = 1200
 

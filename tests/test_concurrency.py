@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, rows
+from conftest import ROOT, rows, store_content
 
 from keyctl import KeyStore
-from keyctl.errors import KeyctlError, NameTakenError, NotFoundError, UnknownScopeError
+from keyctl.errors import KeyctlError, ManifestError, NameTakenError, NotFoundError, UnknownScopeError
 from keyctl.catalog.compiled import catalog_rev
 
 # keyctl's own entry point, with one line on stderr ("@lock") as each write transaction
@@ -430,3 +430,57 @@ def test_delete_after_confirmation_deletes_the_key_confirmed(run, db_path: Path,
     assert r.code == 0 and r.json["id"] == confirmed.id
     with KeyStore(db_path) as ks:
         assert [(k.name, list(k.scopes)) for k in ks.list()] == [("bob", ["search"])]
+
+
+# --- a catalog replaced by another process, seen at the next call -------------------------------
+UP1 = ('name = "up"\n[[scopes]]\nid = "a"\n[[scopes]]\nid = "b"\n[[scopes]]\nid = "c"\n'
+       '[[operations]]\nid = "Foo"\nrequires = ["b"]\n')
+UP2 = ('name = "up2"\n[[scopes]]\nid = "b"\n[[operations]]\nid = "Foo"\nrequires = ["b"]\n'
+       '[[operations]]\nid = "Bar"\nrequires = ["b"]\n')
+
+
+def _upgrade_elsewhere(db_path: Path, catalog: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "keyctl", "--db", str(db_path), "catalog", "upgrade", str(catalog),
+                        "--yes"], capture_output=True, text=True, cwd=str(ROOT))
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("given", ["plan", "manifest"])
+def test_a_manifest_read_before_the_catalog_was_replaced_is_not_applied(given: str, db_path: Path,
+                                                                         tmp_path: Path) -> None:
+    """Its scope names were resolved with the old catalog: applied with the new one they
+    could give a key a scope the store's catalog does not know (`c`), which nothing
+    could then remove. The apply is refused and nothing is written."""
+    (tmp_path / "up1.toml").write_text(UP1, encoding="utf-8")
+    (tmp_path / "up2.toml").write_text(UP2, encoding="utf-8")
+    ks = KeyStore(db_path, catalog=str(tmp_path / "up1.toml"))
+    ks.create(scopes=["b"], name="seed")
+    manifest = ks.read_manifest('[keys.x]\nscopes = ["c"]\n[keys.seed]\nscopes = ["b"]\n', "team.toml")
+    plan = ks.plan(manifest)
+    _upgrade_elsewhere(db_path, tmp_path / "up2.toml")  # every key already fits the new catalog
+    before = store_content(db_path)
+    with pytest.raises(KeyctlError, match="catalog changed after team.toml was read") as raised:
+        ks.apply(plan if given == "plan" else manifest)
+    assert raised.value.exit_code == 1
+    assert store_content(db_path) == before
+    with pytest.raises(KeyctlError, match="catalog changed"):
+        ks.plan(manifest)
+    with pytest.raises(ManifestError, match="unknown scope 'c'"):  # read again: a scope the store does not know
+        ks.read_manifest('[keys.x]\nscopes = ["c"]\n', "team.toml")
+    ks.close()
+
+
+def test_a_long_lived_keystore_sees_a_replaced_catalog_in_every_answer(db_path: Path, tmp_path: Path) -> None:
+    """Not only the check of a key: a malformed secret (answered without a key) and the
+    ``catalog`` property follow the upgrade too."""
+    (tmp_path / "up1.toml").write_text(UP1, encoding="utf-8")
+    (tmp_path / "up2.toml").write_text(UP2, encoding="utf-8")
+    ks = KeyStore(db_path, catalog=str(tmp_path / "up1.toml"))
+    ks.create(scopes=["b"], name="seed")
+    assert ks.check("kc_short", "Foo").status.name == "CONN_KEY_INVALID"
+    assert "Bar" not in ks.catalog.operations
+    _upgrade_elsewhere(db_path, tmp_path / "up2.toml")
+    assert "Bar" in ks.catalog.operations and ks.catalog.name == "up2"
+    verdict = ks.check("kc_short", "Bar")  # no UnknownOperationError from the old catalog
+    assert (verdict.outcome.value, verdict.status.name) == ("rejected", "CONN_KEY_INVALID")
+    ks.close()

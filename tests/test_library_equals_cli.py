@@ -223,3 +223,41 @@ def test_a_wrong_type_is_a_type_error_and_changes_nothing(case: str, db_path: Pa
     assert type(raised.value) is TypeError and "object has no attribute" not in str(raised.value)
     ks.close()
     assert store_content(db_path) == before
+
+
+# --- what the command line refuses, the library refuses -----------------------------------------
+def test_an_empty_scope_filter_is_refused_by_both(run, db_path: Path) -> None:
+    run("create", "-n", "bob", "-s", "predict")
+    r = run("list", "--scope", "")
+    assert r.code == 2 and "empty scope name" in r.stderr, r
+    with KeyStore(db_path) as ks:
+        for scope in ("", " ", [""]):
+            with pytest.raises(UsageError, match="empty scope name"):
+                list(ks.list(scope=scope))
+        assert [k.name for k in ks.list(scope=[])] == ["bob"]  # no filter, as no --scope
+
+
+def test_a_name_is_changed_never_taken_away_by_both(run, db_path: Path) -> None:
+    run("create", "-n", "bob", "-s", "predict")
+    r = run("update", "bob", "--name", "")
+    assert r.code == 2, r
+    before = store_content(db_path)
+    with KeyStore(db_path) as ks:
+        with pytest.raises(UsageError, match="a key's name can be changed, not removed"):
+            ks.update("bob", name=None)
+    assert store_content(db_path) == before
+
+
+def test_the_manifest_limit_is_in_bytes_for_both(tmp_path: Path, run, db_path: Path) -> None:
+    """16 MiB of UTF-8, however few characters: é is two bytes."""
+    from keyctl.errors import ManifestError
+    from keyctl.manifest import MAX_MANIFEST_BYTES
+
+    text = '[keys.bob]\nscopes = ["predict"]\ndescription = "' + "é" * (MAX_MANIFEST_BYTES // 2) + '"\n'
+    assert len(text) < MAX_MANIFEST_BYTES < len(text.encode())
+    path = tmp_path / "big.toml"
+    path.write_text(text, encoding="utf-8")
+    r = run("apply", str(path))
+    assert r.code == 2 and "larger than 16 MiB" in r.stderr, r
+    with KeyStore(db_path) as ks, pytest.raises(ManifestError, match="larger than 16 MiB"):
+        ks.read_manifest(text, "big.toml")

@@ -67,16 +67,16 @@ def load_catalog(ref: "Catalog | str") -> Catalog:
 
     if "\0" not in ref and os.path.isfile(ref):
         try:
-            with open(ref, encoding="utf-8") as handle:
+            with open(ref, encoding="utf-8-sig") as handle:  # a byte-order mark is not the catalog's
                 text = handle.read()
         except (OSError, UnicodeDecodeError) as exc:
-            raise CatalogError(f"cannot read the catalog file {printable(ref)}: {printable(exc)}") from None
+            raise CatalogError(f"cannot read the catalog file {printable(ref)}: {printable(exc)}",
+                               (f"cannot read it: {printable(exc)}",)) from None
         return parse_catalog(text, source=ref)
     if "\0" not in ref and os.path.exists(ref):
-        raise CatalogError(f"the catalog {printable(ref)} is not a file")
-    raise CatalogError(
-        f"unknown catalog '{printable(ref)}': not a built-in ({', '.join(BUILTIN_CATALOGS)}) and no such file"
-    )
+        raise CatalogError(f"the catalog {printable(ref)} is not a file", ("not a file",))
+    builtins = f"not a built-in ({', '.join(BUILTIN_CATALOGS)}) and no such file"
+    raise CatalogError(f"unknown catalog '{printable(ref)}': {builtins}", (f"unknown catalog: {builtins}",))
 
 
 def parse_catalog(text: str, source: str = "catalog") -> Catalog:
@@ -87,9 +87,11 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{where}: not valid TOML: {printable(exc, 200)}") from None
+        problem = f"not valid TOML: {printable(exc, 200)}"
+        raise CatalogError(f"{where}: {problem}", (problem,)) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise CatalogError(f"{where}: nested too deeply to be a catalog (arrays or tables inside each other)") from None
+        problem = "nested too deeply to be a catalog (arrays or tables inside each other)"
+        raise CatalogError(f"{where}: {problem}", (problem,)) from None
     problems = validate(data)
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
@@ -251,6 +253,8 @@ def _check_groups(groups: Any, known: set[str], problems: list[str]) -> dict:
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             problems.append(f"{where}: members must be a list of scope ids")
             continue
+        if not members:
+            problems.append(f"{where}: a group needs at least one scope (an empty one would grant nothing)")
         for member in members:
             if member not in known:
                 problems.append(f"{where}: member '{_q(member)}' names no scope")

@@ -354,26 +354,29 @@ class PostgresStore(PgMessages, Reads):
 
     # -- about the store ---------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        """Facts for `keyctl status`, with the URL's password hidden."""
+        """Facts for `keyctl status`, with the URL's password hidden; a store that cannot
+        be used (a server not reached, a login refused) is reported (``problem``)."""
         info: dict[str, Any] = {"backend": "postgresql", "location": self.location, "exists": False,
                                 "schema_version": None, "mode": None, "warnings": [], "schema": self.schema}
-        if pg_url.has_password(self.url):
-            info["warnings"].append("the URL holds a password, which shows in `ps` and shell history; keep it "
-                                    "in ~/.pgpass or PGPASSWORD instead")
         try:
-            version = self._attempt(self._version, need_store=False)
-            conn = self._conn()
-        except StoreError as exc:  # a server that cannot be reached, a role refused: reported, not raised
-            info["problem"] = exc.message
-            return info
-        info["exists"] = version is not None
-        info["schema_version"] = version
-        host = conn.info.host
-        if not host.startswith("/") and host not in ("localhost", "127.0.0.1", "::1") \
-                and not conn.pgconn.ssl_in_use:
-            info["warnings"].append(f"the connection to {host} is not encrypted; add sslmode=verify-full "
-                                    "(or require) to the URL")
+            version, conn = self._attempt(self._version, need_store=False), self._conn()
+        except StoreError as exc:
+            version, conn, info["problem"] = None, None, exc.message
+        info.update(exists=version is not None, schema_version=version, warnings=_warnings(self.url, conn))
         return info
+
+
+def _warnings(url: str, conn: "psycopg.Connection | None") -> list[str]:
+    """What `keyctl status` warns of a PostgreSQL store: a password in its URL, a
+    connection to another host that is not encrypted."""
+    found = []
+    if pg_url.has_password(url):
+        found.append("the URL holds a password, which shows in `ps` and shell history; keep it "
+                     "in ~/.pgpass or PGPASSWORD instead")
+    host = conn.info.host if conn is not None else "/"
+    if not host.startswith("/") and host not in ("localhost", "127.0.0.1", "::1") and not conn.pgconn.ssl_in_use:
+        found.append(f"the connection to {host} is not encrypted; add sslmode=verify-full (or require) to the URL")
+    return found
 
 
 def _rollback(conn: psycopg.Connection) -> None:
