@@ -17,7 +17,7 @@ import pytest
 
 from keyctl import KeyStore
 from keyctl.decide import Outcome
-from keyctl.errors import KeyctlError, NameTakenError, StoreError
+from keyctl.errors import NameTakenError, StoreError
 from keyctl.store import SCHEMA_VERSION
 from keyctl.store import pg_schema as ddl
 
