@@ -236,11 +236,12 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
             yield key
 
     def show(self, ref: str) -> "KeyDetail":
-        from .decide import STATE_OF_STATUS, outcomes_for
+        from .decide import outcomes_for, state_of
         from .models import KeyDetail
 
         key = self.get(ref)
-        return KeyDetail(key, outcomes_for(self._refresh_catalog(), key.granted, STATE_OF_STATUS[key.status]))
+        state = state_of(key.status, key.expires_at, iso(clock.utcnow()))
+        return KeyDetail(key, outcomes_for(self._refresh_catalog(), key.granted, state))
 
     def names_by_prefix(self, prefix: str, limit: int = 50) -> list[tuple[str, str | None]]:
         """(id, name) of keys whose name or id starts with ``prefix`` (for completion)."""
@@ -249,8 +250,9 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
         return self.store.names_by_prefix(prefix, limit)
 
     def log(self, ref: str | None = None, limit: int | None = None) -> "Iterator[LogEntry]":
-        """The audit trail, newest first. A key's trail is found by its id, its current
-        name, or the name a deleted key had."""
+        """The audit trail, newest first. A key's trail is found by its id or its name;
+        a name no key has now finds the whole trail of each key that had it (deleted or
+        renamed since)."""
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
             raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if limit is not None and not 1 <= limit <= MAX_LOG_LIMIT:
@@ -267,8 +269,7 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
                     raise NotFoundError(self._no_such_key("name", ref))
                 key_name = ref  # a deleted key, by the name it had
             else:
-                row = self._row(ref)
-                key_id, key_name = row.id, row.name
+                key_id = self._row(ref).id
         from .models import LogEntry
 
         return (LogEntry(a.at, a.actor, a.action, a.key_id, a.key_name, a.details)

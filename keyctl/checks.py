@@ -64,8 +64,9 @@ class CheckOps:
                 raise NotFoundError(self._no_such_key(kind, key))
             status = "unknown" if tokens.is_well_formed(key) else "malformed"
             return _verdict(catalog, verdicts, "", operation, status, None)
-        if found.disabled:
-            status = "disabled"
+        if found.disabled:  # the clock is read only for a disabled key that expires
+            status = "disabled" if found.expires_at is None or found.expires_at > iso(clock.utcnow()) \
+                else "disabled_expired"
         elif found.expires_at is None:
             status = "active"
         else:  # the clock is read only for a key that expires (a service's loop pays for it)
@@ -83,7 +84,7 @@ class CheckOps:
 
     def check_many(self, key: str, operations: Iterable[str] = ()) -> "CheckReport":
         """Verdicts for several operations (ids, groups or ``all``; none = every one)."""
-        from .decide import STATE_OF_STATUS, KeyState, decide, worst
+        from .decide import KeyState, decide, state_of, worst
         from .models import CheckReport
 
         if not isinstance(key, str):
@@ -95,12 +96,12 @@ class CheckOps:
             if tokens.is_well_formed(key):
                 row = self.store.by("secret_hash", tokens.hash_secret(key))
                 known = self._key(row) if row else None
-                state = STATE_OF_STATUS[known.status] if known else KeyState.UNKNOWN
+                state = state_of(known.status, known.expires_at, iso(clock.utcnow())) if known else KeyState.UNKNOWN
             else:
                 state = KeyState.MALFORMED
         else:
             known = self.get(key)
-            state = STATE_OF_STATUS[known.status]
+            state = state_of(known.status, known.expires_at, iso(clock.utcnow()))
         granted = known.granted if known else frozenset()
         ref = known.ref if known else None
         results = tuple(decide(catalog, granted, op, state, ref) for op in ops)

@@ -32,6 +32,7 @@ class KeyState(str, Enum):
     UNKNOWN = "unknown"  # well-formed, but no key has this secret
     DISABLED = "disabled"
     EXPIRED = "expired"
+    DISABLED_EXPIRED = "disabled_expired"  # both: listed as disabled, but enabling alone would not do
 
 
 class Status(NamedTuple):
@@ -143,11 +144,21 @@ def _to_add(catalog: Catalog, missing: tuple[str, ...]) -> tuple[str, ...]:
 
 STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}
 
+
+def state_of(status: str, expires_at: str | None, now_iso: str) -> KeyState:
+    """The state a key is judged in, from its status as listed (``Key.status``): a
+    disabled key that has also expired is told both fixes, in the order they work."""
+    if status == "disabled" and expires_at is not None and expires_at <= now_iso:
+        return KeyState.DISABLED_EXPIRED
+    return STATE_OF_STATUS[status]
+
 _STATE_REASON = {
     KeyState.MALFORMED: "rejected: the key is malformed (its checksum does not match); check that it was copied whole",
     KeyState.UNKNOWN: "rejected: no key has this secret; it may have been rotated or deleted (see `keyctl list`)",
     KeyState.DISABLED: "rejected: {key} is disabled; enable it with `keyctl enable {key}`",
     KeyState.EXPIRED: "rejected: {key} has expired; extend it with `keyctl update {key} --expires 30d`",
+    KeyState.DISABLED_EXPIRED: "rejected: {key} is disabled and has expired; extend it with "
+                               "`keyctl update {key} --expires 30d`, then enable it with `keyctl enable {key}`",
 }
 
 

@@ -21,8 +21,8 @@ STATUSES = ("active", "disabled", "expired")
 
 def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
     """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
-    both disabled and expired is ``disabled`` (enabling it is the first thing to do,
-    and the expiry is shown beside it)."""
+    both disabled and expired is ``disabled``, its expiry shown beside it (``check``
+    tells it both fixes: keyctl/decide.py, ``state_of``)."""
     if disabled:
         return "disabled"
     if expires_at is not None and expires_at <= now_iso:

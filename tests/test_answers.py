@@ -43,6 +43,28 @@ def test_enable_of_an_expired_key_exits_1_with_the_fix(run, db_path, expired):
     assert run("enable", "bot", "--json").json["status"] == "active"
 
 
+BOTH_FIXES = ("rejected: bot is disabled and has expired; extend it with `keyctl update bot --expires 30d`, "
+              "then enable it with `keyctl enable bot`")
+
+
+def test_check_of_a_disabled_key_that_has_expired_names_both_fixes_in_the_order_they_work(run, db_path, expired):
+    """Not `keyctl enable bot` alone, which is refused for an expired key."""
+    from keyctl import KeyStore
+
+    r = run("check", "bot", "predict.call", "--json")
+    assert r.code == 4 and r.json["results"][0]["reason"] == BOTH_FIXES, r
+    assert BOTH_FIXES in run("check", "bot").stdout
+    with KeyStore(db_path) as ks:
+        assert ks.check("bot", "predict.call").reason == BOTH_FIXES
+        assert ks.check_many("bot", ["predict"]).results[0].reason == BOTH_FIXES
+        assert ks.show("bot").operations["predict.call"] == "rejected"
+    assert run("list", "--json").json[0]["status"] == "disabled"  # listed as before
+    assert run("update", "bot", "--expires", "30d").code == 0
+    assert "enable it with `keyctl enable bot`" in run("check", "bot", "predict.call").stdout
+    assert run("enable", "bot").code == 0
+    assert run("check", "bot", "predict.call").code == 0
+
+
 def test_enable_of_an_expired_key_in_the_library(tmp_path, monkeypatch):
     from keyctl import KeyStore
 
@@ -114,6 +136,31 @@ def test_log_finds_a_deleted_key_by_the_name_it_had(run, sh):
     assert run("log", "never-was").code == 1
 
 
+def test_log_of_a_name_is_one_key_s_trail_and_a_deleted_key_s_whole_trail(run, db_path):
+    """A name a key has now: that key's entries only, not those of a deleted key that
+    had the name before it. A name no key has: every entry of the deleted keys that had
+    it, from before a rename too. Through the library as through the command line."""
+    gone = create_key(run, "search", name="bob")
+    run("delete", "bob", "--yes")
+    live = create_key(run, "predict", name="bob")
+    entries = run("log", "bob", "--json").json
+    assert [(e["action"], e["key_id"]) for e in entries] == [("create", live["id"])]
+    from keyctl import KeyStore
+
+    ks = KeyStore(db_path)
+    assert [e.key_id for e in ks.log("bob")] == [live["id"]]
+    assert {e["key_id"] for e in run("log", gone["id"], "--json").json} == {gone["id"]}
+    renamed = create_key(run, "search", name="carol")
+    run("update", "carol", "--name", "dave")
+    run("delete", "dave", "--yes")
+    trail = run("log", "dave", "--json").json
+    assert [(e["action"], e["key_name"]) for e in trail] == [("delete", "dave"), ("update", "dave"),
+                                                              ("create", "carol")]
+    assert {e["key_id"] for e in trail} == {renamed["id"]}
+    assert [e.action for e in ks.log("carol")] == ["delete", "update", "create"]  # by its first name too
+    ks.close()
+
+
 def test_log_entries_keep_the_name_a_key_had_then(run):
     made = create_key(run, "search", name="first")
     run("update", "first", "--name", "second")
@@ -122,4 +169,5 @@ def test_log_entries_keep_the_name_a_key_had_then(run):
     assert [(e["action"], e["key_name"]) for e in entries] == [
         ("disable", "second"), ("update", "second"), ("create", "first")]
     assert all(e["key_id"] == made["id"] for e in entries)
-    assert [e["action"] for e in run("log", "first", "--json").json] == ["create"]  # the old name: its own entries
+    # the old name, which no key has now: the whole trail of the key that had it
+    assert [e["action"] for e in run("log", "first", "--json").json] == ["disable", "update", "create"]

@@ -321,3 +321,16 @@ def test_a_store_describes_itself_without_its_password(pg_server, pg_url):
     assert after["backend"] == "postgresql" and after["mode"] is None and after["warnings"] == []
     unreachable = KeyStore("postgresql://ann@/keyctl?host=/nonexistent").store.describe()  # reported, not raised
     assert "cannot be reached" in unreachable["problem"] and unreachable["exists"] is False
+
+
+def test_what_psycopg_logs_while_a_lost_connection_is_torn_down_never_reaches_stderr():
+    """A server stopped in the middle of a batch of writes made psycopg log "error ignored
+    terminating <psycopg.Pipeline [BAD]>", which Python printed beside keyctl's one
+    error line. An application that configures logging still gets the record."""
+    code = ("import logging; import keyctl.store.postgres; "
+            "logging.getLogger('psycopg').warning('error ignored terminating %s', 'pipeline')")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert (p.returncode, p.stderr) == (0, ""), p
+    configured = "import logging; logging.basicConfig(); " + code
+    p = subprocess.run([sys.executable, "-c", configured], capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert "error ignored terminating pipeline" in p.stderr, p

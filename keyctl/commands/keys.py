@@ -338,7 +338,7 @@ def log_cmd(
     """Show the audit trail, newest first: time (UTC), OS user, action, key, details.
 
     Each entry names its key by the name it had then, so a deleted key's trail is
-    found by its old name too. At a terminal, a table that fits its width; piped,
+    found by its old name too (a name a key has now finds that key's trail only). At a terminal, a table that fits its width; piped,
     one entry per line, tab-separated, under a header.
 
     Examples:

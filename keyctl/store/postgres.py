@@ -21,6 +21,7 @@ is imported only then.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -37,6 +38,12 @@ from .pg_errors import PgMessages, one_line
 from .base import actor
 from ..catalog.compiled import catalog_rev
 from .sql import EMPTY as _EMPTY, BoundReads, Dialect, Reads, SQLWriter, close_all, opened
+
+# psycopg logs what it ignores while a lost connection is torn down ("error ignored
+# terminating <psycopg.Pipeline [BAD]>"); with no handler configured, Python prints that
+# on stderr beside keyctl's own error line. A library adds a NullHandler: an application
+# that configures logging still gets the records.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT_S = 10
 _TABLE = re.compile(r"\b(FROM|JOIN|INTO|UPDATE)\s+(keys|meta|audit)\b")

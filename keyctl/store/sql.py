@@ -236,14 +236,11 @@ class Reads:
               key_name: str | None = None) -> Iterator[AuditRow]:
         sql = "SELECT at, actor, action, key_id, key_name, details FROM audit"
         args: list[Any] = []
-        if key_id is not None and key_name is not None:
-            sql += " WHERE key_id = ? OR key_name = ?"
-            args += [matchable(key_id), matchable(key_name)]
-        elif key_id is not None:
+        if key_id is not None:
             sql += " WHERE key_id = ?"
             args.append(matchable(key_id))
-        elif key_name is not None:
-            sql += " WHERE key_name = ?"
+        elif key_name is not None:  # every entry of the keys that had the name (renamed since, too)
+            sql += " WHERE key_id IN (SELECT key_id FROM audit WHERE key_name = ?)"
             args.append(matchable(key_name))
         sql += " ORDER BY id DESC"
         if limit is not None:
