@@ -197,12 +197,10 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
             return None
         from .catalog import Catalog
 
-        near = [name for prefix in {ref[0].lower(), ref[0].upper()}
-                for _, name in self.store.names_by_prefix(prefix, limit=200) if name]
-        for name in near:
-            if name.lower() == ref.lower():
-                return name
-        return Catalog.suggest(ref, near)
+        near = sorted(name for prefix in {ref[0].lower(), ref[0].upper()}  # sorted: the same answer every run
+                      for _, name in self.store.names_by_prefix(prefix, limit=200) if name)
+        twins = [name for name in near if name.lower() == ref.lower()]
+        return twins[0] if twins else Catalog.suggest(ref, near)
 
     def get(self, ref: str) -> Key:
         """The key a secret, id or name refers to (NotFoundError when none)."""

@@ -30,18 +30,21 @@ CATALOG_META = ("catalog", "catalog_text", "catalog_rev")
 
 class Copied(Result):
     """What a copy did: where from, where to, how many keys and audit entries (the
-    destination's own ``copy`` entry not counted), and the catalog."""
+    destination's own ``copy`` entry not counted), the catalog, and whether the copy
+    created the destination (not in the JSON: `keyctl copy` says it in a note)."""
 
-    __slots__ = ("source", "destination", "keys", "audit_entries", "catalog")
+    __slots__ = ("source", "destination", "keys", "audit_entries", "catalog", "created")
+    _defaults = {"created": False}
 
     source: str
     destination: str
     keys: int
     audit_entries: int
     catalog: str
+    created: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return self._asdict()
+        return {k: v for k, v in self._asdict().items() if k != "created"}
 
 
 def _batches(rows: Iterable[Any]) -> Iterator[list[Any]]:
@@ -101,7 +104,8 @@ class CopyOps:
                     audit += len(entries)
                 tx.audit_many([(iso(clock.utcnow()), "copy", None, None,
                                 {"from": self.store.location, "keys": keys, "audit_entries": audit})])
-        return Copied(self.store.location, dest.location, keys, audit, meta.get("catalog", ""))
+        return Copied(self.store.location, dest.location, keys, audit, meta.get("catalog", ""),
+                      bool(getattr(dest, "created", False)))
 
     @staticmethod
     def _refuse_unless_empty(tx: "Writer", where: str, meta: dict[str, str]) -> None:

@@ -115,6 +115,22 @@ def test_a_mistyped_name_gets_did_you_mean(run, args, names, typo, meant):
     assert r.stderr == f"error: no key with the name '{typo}'; did you mean '{meant}'?\n"
 
 
+def test_between_two_names_that_differ_only_by_case_the_suggestion_is_the_same_every_run(run, db_path):
+    """Whatever the interpreter's hash seed (the prefixes were a set)."""
+    import os
+    import subprocess
+    import sys
+
+    create_key(run, "search", name="zed")
+    create_key(run, "search", name="Zed")
+    said = set()
+    for seed in range(6):
+        p = subprocess.run([sys.executable, "-m", "keyctl", "--db", str(db_path), "show", "ZED"],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(seed)})
+        said.add((p.returncode, p.stderr))
+    assert said == {(1, "error: no key with the name 'ZED'; did you mean 'Zed'?\n")}
+
+
 def test_no_suggestion_when_nothing_is_near(run, ks):
     create_key(run, "search", name="ana")
     assert run("show", "zed").stderr == "error: no key with the name 'zed'; see `keyctl list`\n"

@@ -334,3 +334,17 @@ def test_what_psycopg_logs_while_a_lost_connection_is_torn_down_never_reaches_st
     configured = "import logging; logging.basicConfig(); " + code
     p = subprocess.run([sys.executable, "-c", configured], capture_output=True, text=True, timeout=60, cwd=str(ROOT))
     assert "error ignored terminating pipeline" in p.stderr, p
+
+
+@pytest.mark.parametrize("args, problem", [
+    (("--owner", "same", "--admin", "same"), "three different roles"),
+    (("--verify", "keyctl_owner"), "three different roles"),
+    (("--schema", 'bad"name'), "schema name is 1 to 63"),
+    (("--schema", "x" * 64), "schema name is 1 to 63"),
+    (("--admin", ""), "a role name is 1 to 63 bytes"),
+])
+def test_roles_sql_refuses_what_would_fail_in_psql_or_that_keyctl_would_not_use(run, args, problem):
+    """Two parts for one role made psql fail at the second CREATE ROLE (and roll back);
+    a schema keyctl refuses in a URL made SQL for a store nobody could open."""
+    r = run("roles-sql", *args)
+    assert r.code == 2 and r.stdout == "" and problem in r.stderr, r

@@ -110,6 +110,20 @@ def test_first_write_says_it_created_the_store_once(run, sh, db_path):
     assert "created a new store" not in sh("list").stderr
 
 
+def test_a_copy_into_a_new_store_says_it_created_it(run, sh, db_path, tmp_path):
+    create_key(run, "predict", name="a")
+    into = tmp_path / "copy.db"
+    r = sh("copy", str(db_path), str(into), "--json")
+    assert r.code == 0, r
+    assert set(r.json) == {"source", "destination", "keys", "audit_entries", "catalog"}  # as README says
+    assert r.stderr == f"note: created a new store at {into}\n"
+    human = sh("copy", str(db_path), str(tmp_path / "again.db"))
+    assert human.stdout.startswith("Copied 1 key(s)")
+    assert human.stderr.splitlines() == [f"note: created a new store at {tmp_path / 'again.db'}"]
+    refused = sh("copy", str(db_path), str(into))  # not empty: refused, and no note
+    assert refused.code == 1 and "created a new store" not in refused.stderr
+
+
 def test_a_refused_first_write_makes_no_store_and_no_note(run, db_path):
     r = run("apply", "-", input='[keys.a]\nscopes = ["search"]\n[keys.b]\nscopes = ["nope"]\n')
     assert r.code == 2 and not db_path.exists()  # a bad manifest: nothing, not even a store

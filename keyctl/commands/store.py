@@ -10,7 +10,7 @@ import typer
 
 from .. import render
 from ..app import app, state
-from ..edge import open_keystore
+from ..edge import note, open_keystore
 from ..text import printable
 from .params import JSON
 
@@ -41,10 +41,12 @@ def copy(ctx: typer.Context, source: SOURCE, dest: DEST, as_json: JSON = False) 
     copied = open_keystore(source, state(ctx).catalog).copy_to(dest)
     if as_json:
         render.emit_json(copied.to_dict())
-        return
-    entries = "entry" if copied.audit_entries == 1 else "entries"
-    render.out(printable(f"Copied {copied.keys} key(s) and {copied.audit_entries} audit {entries} (catalog "
-                         f"'{copied.catalog}') from {copied.source} to {copied.destination}.", 10_000))
+    else:
+        entries = "entry" if copied.audit_entries == 1 else "entries"
+        render.out(printable(f"Copied {copied.keys} key(s) and {copied.audit_entries} audit {entries} (catalog "
+                             f"'{copied.catalog}') from {copied.source} to {copied.destination}.", 10_000))
+    if copied.created:
+        note(f"created a new store at {copied.destination}")
 
 
 @app.command("roles-sql")

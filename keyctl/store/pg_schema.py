@@ -13,6 +13,15 @@ which is also the row every write transaction locks first.
 
 from __future__ import annotations
 
+import re
+
+from ..errors import UsageError
+from ..text import printable
+
+# keyctl's schema: a name it uses as it is (quoted, but never needing to be).
+SCHEMA_NAME = re.compile(r"[A-Za-z0-9_$-]{1,63}")
+SCHEMA_RULE = "1 to 63 letters, digits, '_', '$' or '-'"
+
 
 # The whole schema as of SQLite's version 4 (the first that PostgreSQL stores have).
 INITIAL_VERSION = 4
@@ -87,7 +96,15 @@ ROLES = {"owner": "keyctl_owner", "admin": "keyctl_admin", "verify": "keyctl_ver
 def roles_sql(schema: str = "keyctl", owner: str = ROLES["owner"], admin: str = ROLES["admin"],
               verify: str = ROLES["verify"]) -> str:
     """A script for psql, run once by a superuser: the three roles, keyctl's schema and
-    tables owned by the owner role, and each role's rights on them."""
+    tables owned by the owner role, and each role's rights on them. UsageError for a
+    schema keyctl would not use, or for one role named for two parts."""
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise UsageError(f"--schema '{printable(schema)}': keyctl's schema name is {SCHEMA_RULE}")
+    for flag, role in (("--owner", owner), ("--admin", admin), ("--verify", verify)):
+        if not 1 <= len(role.encode()) <= 63 or "\0" in role:
+            raise UsageError(f"{flag} '{printable(role)}': a role name is 1 to 63 bytes")
+    if len({owner, admin, verify}) < 3:
+        raise UsageError("--owner, --admin and --verify name three different roles: each has rights of its own")
     s, o, a, v = ident(schema), ident(owner), ident(admin), ident(verify)
     tables = "\n".join(sql + ";" for sql in statements(schema))
     return f"""\

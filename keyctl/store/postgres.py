@@ -33,6 +33,7 @@ from psycopg import errors as pg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..errors import KeyctlError, StoreError, UsageError
+from ..text import printable
 from . import pg_errors, pg_schema, pg_url
 from .pg_errors import PgMessages, one_line
 from .base import actor
@@ -47,7 +48,6 @@ logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT_S = 10
 _TABLE = re.compile(r"\b(FROM|JOIN|INTO|UPDATE)\s+(keys|meta|audit)\b")
-_SCHEMA_NAME = re.compile(r"[A-Za-z0-9_$-]{1,63}")
 _CREATED_MEANWHILE = (pg.UniqueViolation, pg.DuplicateTable, pg.DuplicateSchema, pg.DuplicateObject)
 
 
@@ -92,9 +92,9 @@ class PostgresStore(PgMessages, Reads):
             raise UsageError(f"{self.location} is not a PostgreSQL URL keyctl can use: "
                              f"{pg_url.scrub(one_line(exc), url)}") from None
         self.schema = pg_url.schema_of(self.params.get("options"))
-        if not _SCHEMA_NAME.fullmatch(self.schema):
-            raise UsageError(f"the schema '{self.schema}' of {self.location}: keyctl's schema name is 1 to 63 "
-                             "letters, digits, '_', '$' or '-'")
+        if not pg_schema.SCHEMA_NAME.fullmatch(self.schema):
+            raise UsageError(f"the schema '{printable(self.schema)}' of {self.location}: keyctl's schema name is "
+                             f"{pg_schema.SCHEMA_RULE}")
         self.dialect = PostgresDialect(self.schema)
         self.initial_meta = initial_meta or {}
         self.on_warning = on_warning
