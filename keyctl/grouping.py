@@ -60,9 +60,11 @@ def _tail(kind: str, verdicts: list["Verdict"]) -> str:
 
 
 def check_lines(results: Iterable["Verdict"], catalog: "Catalog", ref: str,
-                mark_of: Callable[[str], str]) -> Iterator[str]:
+                mark_of: Callable[[str], str], width: int = 0) -> Iterator[str]:
     """``check KEY`` over many operations: per resource, one line for the allowed
-    ones and one per outcome and reason for the rest (``mark_of`` draws an outcome)."""
+    ones and one per outcome and reason for the rest (``mark_of`` draws an outcome, in
+    a cell of 10). Over ``width`` (a terminal's), a line wraps between words, under
+    its operations."""
     verdicts = {v.operation: v for v in results}
     counts = {"allowed": 0, "redacted": 0, "rejected": 0}
     for resource, ops in by_resource(catalog, verdicts).items():
@@ -76,11 +78,22 @@ def check_lines(results: Iterable["Verdict"], catalog: "Catalog", ref: str,
         for (outcome, kind), bucket in sorted(buckets.items(), key=lambda b: _ORDER[b[0][0]]):
             mark = mark_of(outcome)
             tail = f"  [{_tail(kind, bucket)}]" if kind else ""
-            yield f"  {mark}  {', '.join(v.operation for v in bucket)}{tail}"
+            yield f"  {mark}  " + _wrapped(f"{', '.join(v.operation for v in bucket)}{tail}", width, 14)
     summary = ", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n)
     grant = any(v.missing_scopes for v in verdicts.values())
-    yield (f"{len(verdicts)} operations: {summary}. `keyctl check {ref} OPERATION` explains one"
-           + (f"; `keyctl scope add {ref} SCOPE...` grants what is missing" if grant else ""))
+    yield _wrapped(f"{len(verdicts)} operations: {summary}. `keyctl check {ref} OPERATION` explains one"
+                   + (f"; `keyctl scope add {ref} SCOPE...` grants what is missing" if grant else ""), width, 0)
+
+
+def _wrapped(text: str, width: int, indent: int) -> str:
+    """``text`` whole, or over ``width`` its lines joined, each after ``indent``
+    spaces but the first (which follows what is already on its line)."""
+    if width - indent < 20 or indent + len(text) <= width:
+        return text
+    import textwrap
+
+    lines = textwrap.wrap(text, width - indent, break_long_words=False, break_on_hyphens=False)
+    return ("\n" + " " * indent).join(lines)
 
 
 def detail_rows(outcomes: dict[str, str], catalog: "Catalog") -> list[tuple[str, str, str, str, str]]:

@@ -41,19 +41,6 @@ def _console() -> Any:
     return Console(file=RichFile(), highlight=False, soft_wrap=False, width=width)
 
 
-def _table(*columns: str) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in _NO_WRAP)
-    return table
-
-
-_NO_WRAP = {"ID", "STATUS", "CREATED", "EXPIRES", "AT", "KEY", "ACTION", "OPERATION", "OUTCOME"}
-
-
 def _esc(text: Any, limit: int = 10_000) -> str:
     """User text for a Rich cell: terminal escapes made visible, markup escaped."""
     from rich.markup import escape
@@ -201,23 +188,46 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
         ("created", k.created_at), ("updated", k.updated_at), ("expires", k.expires_at or "never"),
         ("secret", f"kc_...{k.hint}" + ("  (in the keyring)" if k.in_keyring else "")),
     ]
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        out(f"{label:<{width}}  {value}")
+    _fields(rows)
     out()
     from .grouping import GROUP_OVER, detail_rows
+    from .table import Column
 
     if len(result.operations) > GROUP_OVER:
         out(f"{len(result.operations)} operations, by resource (`keyctl check {k.ref}` says why):")
-        table = _table("RESOURCE", "ALLOWED", "REDACTED", "REJECTED", "ALLOWED OPERATIONS")
-        for row in detail_rows(result.operations, catalog):
-            table.add_row(*row)
+        columns = (Column("RESOURCE", floor=12), Column("ALLOWED"), Column("REDACTED", drop=3),
+                   Column("REJECTED", drop=2), Column("ALLOWED OPERATIONS", wrap=True, floor=16, drop=1))
+        table = [list(row) for row in detail_rows(result.operations, catalog)]
     else:
-        table = _table("OPERATION", "OUTCOME", "CONSUMES AN OPERATION")
-        for op, outcome in result.operations.items():
-            billable = catalog.operations[op].billable
-            table.add_row(op, _esc(_mark(outcome)), _YES_NO.get(billable, "-"))  # [allowed] is not markup
-    _console().print(table)
+        columns = (Column("OPERATION", floor=12), Column("OUTCOME"), Column("CONSUMES AN OPERATION", drop=1))
+        table = [[op, _mark(outcome), _YES_NO.get(catalog.operations[op].billable, "-")]
+                 for op, outcome in result.operations.items()]
+    _records(columns, iter(table), True, None)
+
+
+def _terminal_columns() -> int:
+    """The terminal's width when stdout is one, else 0 (a pipe gets lines whole)."""
+    if not sys.stdout.isatty():
+        return 0
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def _fields(rows: "list[tuple[str, str]]") -> None:
+    """``label  value`` lines; at a terminal a long value wraps between words under
+    itself (a description, many scopes), never inside one."""
+    width = max(len(label) for label, _ in rows)
+    room = _terminal_columns() - width - 2
+    for label, value in rows:
+        lines = [value]
+        if room >= 20 and len(value) > room:
+            import textwrap
+
+            lines = textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False) or [value]
+        out(f"{label:<{width}}  {lines[0]}")
+        for line in lines[1:]:
+            out(f"{'':<{width}}  {line}")
 
 
 _YES_NO = {True: "yes", False: "no"}  # None: the catalog does not say
@@ -255,11 +265,12 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
     if catalog is not None and len(report.results) > GROUP_OVER:
         ref = report.key.ref if report.key is not None else "KEY"
         write("".join(line + "\n" for line in check_lines(report.results, catalog, ref,
-                                                          lambda o: _mark_cell(o, color))))
+                                                          lambda o: _mark_cell(o, color), _terminal_columns())))
         return
     from .catalog_view import BILLING
 
     width = max(len(v.operation) for v in report.results)
+    room = _terminal_columns()
     for v in report.results:
         mark = _mark_cell(v.outcome.value, color)
         extra = []
@@ -271,7 +282,15 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
             extra.append(BILLING[v.billable])
         tail = f"  [{'; '.join(extra)}]" if extra else ""
         text = f"{v.operation:<{width}}  {v.reason}{tail}"
-        write(f"{mark}  {printable(text, len(text))}\n")  # the mark's colours are keyctl's own
+        text = printable(text, len(text))
+        if room and 12 + len(text) > room:  # at a terminal: wrapped between words, under the reason
+            import textwrap  # (under the operation when the reason's column would be too narrow)
+
+            hang = width + 2 if room - 12 - width - 2 >= 20 else 2
+            lines = textwrap.wrap(text, room - 12, subsequent_indent=" " * hang, break_long_words=False,
+                                  break_on_hyphens=False)
+            text = ("\n" + " " * 12).join(lines)
+        write(f"{mark}  {text}\n")  # the mark's colours are keyctl's own
 
 
 # --- audit trail -------------------------------------------------------------------------
@@ -347,16 +366,18 @@ def scopes(catalog: "Catalog", as_json: bool, headers: bool = True) -> None:
 
 
 # --- catalogs ------------------------------------------------------------------------------
-def catalog_list(catalogs: "list[Catalog]", default: str, as_json: bool) -> None:
+def catalog_list(catalogs: "list[Catalog]", default: str, as_json: bool, headers: bool = True) -> None:
     rows = [{"name": c.name, "description": c.description, "scopes": len(c.scopes),
              "default": c.name == default} for c in catalogs]
     if as_json:
         emit_json(rows)
         return
-    table = _table("NAME", "SCOPES", "DESCRIPTION")
-    for r in rows:
-        table.add_row(_esc(r["name"]) + (" (default)" if r["default"] else ""), str(r["scopes"]), _esc(r["description"]))
-    _console().print(table)
+    from .table import Column
+
+    columns = (Column("NAME"), Column("SCOPES"), Column("DESCRIPTION", wrap=True, floor=16, drop=1))
+    table = [[printable(r["name"]) + (" (default)" if r["default"] else ""), str(r["scopes"]),
+              printable(r["description"], 1000)] for r in rows]
+    _records(columns, iter(table), headers, None)
 
 
 def catalog_validation(file: str, catalog: "Catalog | None", problems: "tuple[str, ...]", as_json: bool) -> None:

@@ -5,6 +5,7 @@ secrets, once) and the store as a manifest. keyctl/render.py holds what they sha
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .output import json_ascii, out, toml_ascii, write
@@ -156,11 +157,15 @@ def applied(result: "ApplyResult", as_json: bool, dry_run: bool = False) -> None
     if result.keyring is not None:
         out(f"the new secrets are in the keyring ({result.keyring}); read one with `keyctl secret NAME`")
         return
-    # Plain aligned columns, not a Rich table: a table may fold a long cell across
-    # lines, and a secret must stay whole to be copied.
-    rows = [("NAME", "ID", "SECRET")] + [(c.key.name or "-", c.key.id, c.secret) for c in result.created]
-    wide = [max(len(r[i]) for r in rows) for i in range(2)]
+    # Plain aligned columns, never a fitted table: a table cuts or folds a long cell,
+    # and a secret must stay whole to be copied (a narrow terminal wraps the line on
+    # screen, not in what is copied). Piped: tab-separated, as every table.
+    rows = [("NAME", "ID", "SECRET")] + [(printable(c.key.name or "-"), c.key.id, c.secret) for c in result.created]
     out()
+    if not sys.stdout.isatty():
+        write("".join("\t".join(row) + "\n" for row in rows))
+        return
+    wide = [max(len(r[i]) for r in rows) for i in range(2)]
     for name, kid, secret in rows:
         out(f"{name:<{wide[0]}}  {kid:<{wide[1]}}  {secret}")
 

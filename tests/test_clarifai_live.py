@@ -235,8 +235,8 @@ def test_show_groups_by_resource(run, web):
     r = run("show", "web")
     assert r.code == 0
     assert "RESOURCE" in r.stdout and "ALLOWED OPERATIONS" in r.stdout
-    models = next(line for line in r.stdout.splitlines() if line.startswith("models "))
-    assert "ListModels" not in models  # predict alone reads no model
+    models = next(line for line in r.stdout.splitlines() if line.startswith("models\t"))  # piped: tab-separated
+    assert models.split("\t")[1] == "0" and "ListModels" not in models  # predict alone reads no model
     ops = run("show", "web", "--json").json["operations"]
     assert len(ops) == len(builtin(LIVE).operations) and ops["PostModelOutputs"] == "rejected"
     assert ops["predict"] == "allowed"

@@ -234,7 +234,7 @@ def test_an_ascii_only_stdout_gets_ascii_text_valid_json_and_the_documented_exit
     assert b"caf\\xe9" in shown
     # the outcome of each operation in show's table, marked in ASCII (Rich must not take
     # "[allowed]" for markup and print an empty cell)
-    assert re.search(rb"\npredict\.call +\| \[allowed\] ", shown) and re.search(rb"\ninputs\.get +\| \[rejected\] ", shown)
+    assert re.search(rb"\npredict\.call\t\[allowed\]\t", shown) and re.search(rb"\ninputs\.get\t\[rejected\]\t", shown)
     for args in (("list",), ("log",), ("scopes",), ("catalog", "list")):
         ok(*args)
     created = json.loads(ok("create", "--scope", "search", "--description", DESCRIPTION, "--json"))

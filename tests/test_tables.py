@@ -181,3 +181,88 @@ def test_layout_fits_keeps_and_never_splits_a_word(rows, width):
 def test_tsv_lines():
     assert list(tsv(COLUMNS[:2], [["a", "b"]])) == ["NAME\tID", "a\tb"]
     assert list(tsv(COLUMNS[:2], [["a", "b"]], headers=False)) == ["a\tb"]
+
+
+# --- every other table: show, catalog list, apply's new secrets ----------------------------------
+@pytest.fixture
+def live_key(run):
+    """A key of the clarifai-live catalog whose `show` groups ~390 operations, with
+    many allowed in one resource, and a description longer than any terminal."""
+    made = run("--catalog", "clarifai-live", "create", "-n", "c1", "-s", "apps.get,models.get",
+               "-d", " ".join(f"word{i}" for i in range(120)), "--json")
+    assert made.code == 0, made
+    return made.json
+
+
+@pytest.mark.parametrize("columns", [60, 75, 100, 132])
+def test_show_fits_every_width_and_splits_no_word(live_key, run, columns):
+    r = in_terminal("show", "c1", columns=columns)
+    assert r.code == 0, r
+    lines = r.stdout.splitlines()
+    assert all(len(line) <= columns and line == line.rstrip() for line in lines), r.stdout
+    words = {w.rstrip(",") for w in _words(r.stdout)}
+    assert {f"word{i}" for i in range(120)} <= words  # the description, wrapped between words
+    allowed = [op for op, outcome in run("show", "c1", "--json").json["operations"].items() if outcome == "allowed"]
+    assert len(allowed) > 5  # every allowed operation named whole, or cut at its end (never split)
+    assert all(_whole_or_cut(op, words) for op in allowed), r.stdout
+    assert "RESOURCE" in lines[lines.index("") + 2] and "ALLOWED OPERATIONS" in r.stdout
+
+
+def test_show_and_catalog_list_in_a_pipe_are_tab_separated(live_key, run):
+    r = run("show", "c1")
+    table = r.stdout.split("\n\n", 1)[1].splitlines()[1:]  # after the fields and the grouping line
+    assert table[0] == "RESOURCE\tALLOWED\tREDACTED\tREJECTED\tALLOWED OPERATIONS"
+    assert all(line.count("\t") == 4 for line in table)
+    assert "─" not in r.stdout and all(line == line.rstrip() for line in r.stdout.splitlines())
+    listed = run("catalog", "list")
+    assert listed.stdout.splitlines()[0] == "NAME\tSCOPES\tDESCRIPTION"
+    assert listed.stdout.splitlines()[1].startswith("clarifai (default)\t15\t")
+    bare = run("catalog", "list", "--no-headers").stdout.splitlines()
+    assert bare == listed.stdout.splitlines()[1:]
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_catalog_list_fits_the_terminal(columns):
+    r = in_terminal("catalog", "list", columns=columns)
+    assert r.code == 0, r
+    assert all(len(line) <= columns and line == line.rstrip() for line in r.stdout.splitlines()), r.stdout
+    assert r.stdout.startswith("NAME") and "clarifai-live" in r.stdout and "─" not in r.stdout
+
+
+def test_apply_prints_its_new_secrets_tab_separated_in_a_pipe(run, tmp_path):
+    manifest = tmp_path / "team.toml"
+    manifest.write_text('[keys.ana]\nscopes = ["predict"]\n[keys.bo]\nscopes = ["search"]\n', encoding="utf-8")
+    r = run("apply", str(manifest))
+    assert r.code == 0, r
+    rows = r.stdout.split("\n\n", 1)[1].splitlines()
+    assert rows[0] == "NAME\tID\tSECRET"
+    assert [row.split("\t")[0] for row in rows[1:]] == ["ana", "bo"]
+    assert all(row.split("\t")[2].startswith("kc_") for row in rows[1:])
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_check_at_a_terminal_wraps_each_reason_under_itself(live_key, run, columns):
+    r = in_terminal("check", "c1", "PostModelOutputs", "apps.get", "ListModelVersionInputExamples", columns=columns)
+    assert r.code == 4, r
+    lines = r.stdout.splitlines()
+    assert all(len(_unstyled(line)) <= columns for line in lines), r.stdout
+    piped = run("check", "c1", "PostModelOutputs", "apps.get", "ListModelVersionInputExamples").stdout
+    assert len(piped.splitlines()) == 3  # a pipe gets one line per operation, whole
+    assert _words(_unstyled(r.stdout)) == _words(piped)  # the same words, none split
+
+
+def _unstyled(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_check_of_every_operation_at_a_terminal_fits_its_width(live_key, run):
+    """Grouped by resource (393 operations): every line within 60 columns, and the
+    same operation names as in a pipe, none split."""
+    r = in_terminal("check", "c1", columns=60)
+    assert r.code == 4, r
+    assert max(len(_unstyled(line)) for line in r.stdout.splitlines()) <= 60, r.stdout
+    piped = run("check", "c1").stdout
+    assert max(len(line) for line in piped.splitlines()) > 60  # a pipe gets each group on one line
+    assert _words(_unstyled(r.stdout)) == _words(piped)

@@ -10,7 +10,7 @@ from ..completion import complete_catalog
 from ..edge import error, note, warn
 from ..errors import EXIT_USAGE, CatalogError
 from ..text import printable
-from .params import JSON
+from .params import JSON, NO_HEADERS
 
 # keyctl.catalog (a regex, dataclasses) is imported by the commands that use it: this
 # module is loaded on every call, --version and TAB included.
@@ -28,8 +28,11 @@ catalog_app = subgroup("catalog", (
 
 
 @catalog_app.command("list")
-def catalog_list(as_json: JSON = False) -> None:
+def catalog_list(no_headers: NO_HEADERS = False, as_json: JSON = False) -> None:
     """List the built-in catalogs.
+
+    At a terminal, a table that fits its width; piped, one catalog per line,
+    tab-separated (NAME, SCOPES, DESCRIPTION), under a header.
 
     Examples:
 
@@ -39,7 +42,8 @@ def catalog_list(as_json: JSON = False) -> None:
     """
     from ..catalog import BUILTIN_CATALOGS, DEFAULT_CATALOG, builtin
 
-    render.catalog_list([builtin(name) for name in BUILTIN_CATALOGS], DEFAULT_CATALOG, as_json)
+    render.catalog_list([builtin(name) for name in BUILTIN_CATALOGS], DEFAULT_CATALOG, as_json,
+                        headers=not no_headers)
 
 
 @catalog_app.command("validate")

@@ -10,7 +10,7 @@ from ..app import app, complete_key, complete_scope, read_key, state, subgroup
 from ..completion import complete_held_scope, complete_status
 from ..edge import confirm, note, warn
 from ..errors import OutputError
-from .params import JSON, KEY
+from .params import JSON, KEY, NO_HEADERS
 
 SCOPES_HELP = "Scope ids (inputs.patch or Inputs:Patch), groups (inputs, inputs.*) or all; commas allowed."
 SCOPES = Annotated[List[str], typer.Argument(metavar="SCOPE...", autocompletion=complete_scope, help=SCOPES_HELP)]
@@ -24,8 +24,6 @@ KEYRING = Annotated[bool, typer.Option(
 )]
 SHOW_SECRET = Annotated[bool, typer.Option(
     "--show-secret", help="With --keyring, print the secret as well (without --keyring it is always printed).")]
-NO_HEADERS = Annotated[bool, typer.Option(
-    "--no-headers", help="No header line (in the table, and in the tab-separated lines printed to a pipe).")]
 
 scope_app = subgroup("scope", (
     "Change a key's scopes: add, remove or set them (prerequisites follow).\n\n"

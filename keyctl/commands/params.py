@@ -12,3 +12,5 @@ KEY = Annotated[str, typer.Argument(
     metavar="KEY", autocompletion=complete_key,
     help="A key's secret (kc_...), id (key_...) or name; - reads the secret from stdin.",
 )]
+NO_HEADERS = Annotated[bool, typer.Option(
+    "--no-headers", help="No header line (in the table, and in the tab-separated lines printed to a pipe).")]
