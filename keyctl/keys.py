@@ -92,10 +92,19 @@ class KeyOps(Delivery):
         return iso(parse_when(expires, now))
 
     def _fresh(self, tx: "Writer", row: KeyRow, ref: str) -> KeyRow:
-        """The key as it is under the write lock (NotFoundError: deleted meanwhile)."""
-        fresh = tx.row("id", row.id)
+        """The key ``ref`` names as it is under the write lock, looked up again as it was
+        named: a secret rotated, or a name given to another key, while the change waited
+        no longer names the key read before it (NotFoundError when nothing has it now)."""
+        kind = tokens.kind_of(ref)
+        if kind == "secret":
+            fresh = tx.row("secret_hash", tokens.hash_secret(ref))
+            gone = "no key has that secret: it was rotated, or its key deleted, while this change waited"
+        else:
+            fresh = tx.row("id", row.id) if kind == "id" else tx.row("name", ref)
+            renamed = "" if kind == "id" else " or renamed"
+            gone = f"no key '{printable(ref)}': it was deleted{renamed} while this change waited"
         if fresh is None:
-            raise NotFoundError(f"no key '{printable(ref)}': it was deleted while this change waited; see `keyctl list`")
+            raise NotFoundError(f"{gone}; see `keyctl list`")
         return fresh
 
     # -- create ------------------------------------------------------------------------

@@ -170,8 +170,49 @@ def test_a_key_deleted_while_a_command_waits_is_no_such_key(change: str, db_path
         _delete_bob(conn)
     code, out, err = finish(p)
     assert (code, out) == (1, ""), err
-    assert err.splitlines() == ["error: no key 'bob': it was deleted while this change waited; see `keyctl list`"]
+    assert err.splitlines() == ["error: no key 'bob': it was deleted or renamed while this change waited; "
+                                "see `keyctl list`"]
     assert rows(db_path, "SELECT count(*) FROM audit") == before  # and nothing was written
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
+def test_a_key_named_by_a_secret_rotated_while_the_command_waits_is_not_changed(change: str, db_path: Path) -> None:
+    """The secret stopped naming the key while the change waited for the lock: looked
+    up again under the lock, it names nothing (as it would if the command ran after)."""
+    with KeyStore(db_path) as ks:
+        old = ks.create(scopes=["predict"], name="bob").secret
+    args = [old if a == "bob" else a for a in CHANGES[change][0]]
+    before = store_content(db_path)
+    with write_lock(db_path) as conn:
+        p = start(db_path, *args)
+        conn.execute("UPDATE keys SET secret_hash = ?, hint = 'XXXX' WHERE name = 'bob'", ("0" * 64,))
+    code, out, err = finish(p)
+    assert (code, out) == (1, ""), err
+    assert err.splitlines() == ["error: no key has that secret: it was rotated, or its key deleted, while this "
+                                "change waited; see `keyctl list`"]
+    after = store_content(db_path)
+    assert after != before and rows(db_path, "SELECT count(*) FROM audit") == [(1,)]  # only the rotation
+
+
+@pytest.mark.parametrize("change", ["scope add", "update", "delete"])
+def test_a_name_given_to_another_key_while_the_command_waits_names_that_key(change: str, db_path: Path) -> None:
+    """bob renamed bob-old and a new bob made while the change waited: the change is
+    for the key named bob now, computed from it; bob-old is left as it is."""
+    with KeyStore(db_path) as ks:
+        first = ks.create(scopes=["predict"], name="bob").key
+    with write_lock(db_path) as conn:
+        p = start(db_path, *CHANGES[change][0])
+        conn.execute("UPDATE keys SET name = 'bob-old' WHERE name = 'bob'")
+        conn.execute("INSERT INTO keys (id, name, description, scopes, secret_hash, hint, created_at, updated_at, "
+                     "expires_at, disabled, in_keyring, expires_spec) SELECT 'key_zzzzzzzzzzzzzzzz', 'bob', "
+                     "description, scopes, '1' || substr(secret_hash, 2), hint, created_at, updated_at, expires_at, "
+                     "disabled, in_keyring, expires_spec FROM keys WHERE name = 'bob-old'")
+    code, out, err = finish(p)
+    assert code == 0, err
+    assert "key_zzzzzzzzzzzzzzzz" in out and first.id not in out
+    with KeyStore(db_path) as ks:
+        assert ks.get(first.id).name == "bob-old" and ks.get(first.id).description is None
+        assert ks.get(first.id).scopes == first.scopes
 
 
 @pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
