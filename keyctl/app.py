@@ -163,6 +163,8 @@ class KeyctlGroup(TyperGroup):
         except BaseException as exc:
             if _click_exception(exc) or isinstance(exc, SystemExit):
                 raise
+            if _about_output(exc):  # a command's --help to a full disk (click writes it, not keyctl)
+                raise typer.Exit(failed(_output_error(exc))) from None
             if os.environ.get("KEYCTL_DEBUG") and not expected(exc):
                 raise
             raise typer.Exit(failed(exc)) from None
@@ -192,6 +194,8 @@ class KeyctlGroup(TyperGroup):
             error("aborted")
             code = EXIT_RUNTIME
         except OSError as exc:  # help or --version to a closed pipe or a full disk
+            if not _about_output(exc):
+                raise  # not about stdout: with KEYCTL_DEBUG, an unexpected error's traceback
             code = failed(_output_error(exc))
         else:
             code = rv if isinstance(rv, int) else 0
@@ -202,6 +206,15 @@ class KeyctlGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _about_output(exc: BaseException) -> bool:
+    """True for an OSError that writing output raises (a full disk, a reader gone, a
+    terminal closed), not one about a file: what click's own writes (help) raise."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.filename is None and exc.errno in (
+        errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF)
 
 
 def _flush() -> None:

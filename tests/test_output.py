@@ -89,6 +89,11 @@ READERS = {
     "log --json": ("log", "--json"), "export": ("export",), "scopes --json": ("scopes", "--json"),
     "catalog list": ("catalog", "list"), "check": ("check", "bob", "predict.call"),
     "--version": ("--version",), "--help": ("--help",),
+    # a command's help is written by click, not by keyctl's output
+    "list --help": ("list", "--help"), "check --help": ("check", "--help"),
+    "check KEY --help": ("check", "bob", "--help"), "scope add --help": ("scope", "add", "--help"),
+    "scope --help": ("scope", "--help"), "create --help": ("create", "--help"),
+    "roles-sql --help": ("roles-sql", "--help"), "log --limit 3 --help": ("log", "--limit", "3", "--help"),
 }
 
 

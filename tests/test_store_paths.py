@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 
@@ -63,3 +64,46 @@ def test_folders_keyctl_creates_are_0700_whatever_the_umask(tmp_path: Path) -> N
     assert _mode(tmp_path / "a") == 0o700 and _mode(tmp_path / "a" / "b") == 0o700
     assert _mode(db) == 0o600
     assert made.stderr.count("warning") == 0  # nothing others can read, so nothing to warn about
+
+
+# --- locations no store can have ------------------------------------------------------------------
+LONG = {"a name over 255 bytes": "y" * 300, "a path over 4095 bytes": "/".join(["d" * 200] * 25)}
+
+
+@pytest.mark.parametrize("what", LONG, ids=list(LONG))
+@pytest.mark.parametrize("args", [("list",), ("status",), ("status", "--json"), ("create", "-s", "predict"),
+                                  ("check", "bob", "predict.call"), ("log",), ("export",)])
+def test_a_location_too_long_for_a_file_is_one_usage_error(what: str, args: tuple, tmp_path: Path) -> None:
+    p = keyctl("--db", str(tmp_path / LONG[what]), *args)
+    assert p.returncode == 2 and p.stdout == "", p
+    assert p.stderr.startswith("error: the store path ") and "too long for a file" in p.stderr
+    assert p.stderr.count("\n") == 1 and "bug" not in p.stderr
+
+
+def test_an_empty_location_never_means_the_default_store(tmp_path: Path) -> None:
+    """An unset shell variable (`keyctl copy a.db "$BACKUP"`) must not copy into, or
+    from, the user's own store."""
+    from keyctl import KeyStore
+    from keyctl.errors import UsageError
+
+    source = tmp_path / "a.db"
+    assert keyctl("--db", str(source), "create", "-s", "predict").returncode == 0
+    home = tmp_path / "home"
+    for args in (("copy", str(source), ""), ("copy", "", str(tmp_path / "b.db"))):
+        p = subprocess.run([sys.executable, "-m", "keyctl", *args], capture_output=True, text=True, cwd=str(ROOT),
+                           env={**os.environ, "HOME": str(home), "XDG_DATA_HOME": ""})
+        assert p.returncode == 2 and "location is empty" in p.stderr, p
+    assert not home.exists()  # no default store made or read
+    with pytest.raises(UsageError, match="location is empty"):
+        KeyStore("")
+    with KeyStore(source) as ks, pytest.raises(UsageError, match="location is empty"):
+        ks.copy_to("")
+
+
+def test_a_location_the_file_system_cannot_name_is_a_usage_error(tmp_path: Path) -> None:
+    from keyctl import KeyStore
+    from keyctl.errors import UsageError
+
+    for location in (str(tmp_path / "\ud800.db"), str(tmp_path / ("y" * 300))):
+        with pytest.raises(UsageError, match="the store path"):
+            KeyStore(location).status()

@@ -27,7 +27,13 @@ def resolve_location(location: "str | os.PathLike[str] | None") -> str | Path:
 
 
 def open_store(location: "str | os.PathLike[str] | None", on_warning: Callable[[str], None] | None = None) -> Store:
-    """The store at ``location`` (opened lazily: nothing is touched yet)."""
+    """The store at ``location`` (opened lazily: nothing is touched yet). None means
+    ``$KEYCTL_DB``, else the default store; an empty location is refused (an unset
+    shell variable must not mean the user's own store)."""
+    if isinstance(location, (str, os.PathLike)) and os.fspath(location) in ("", b""):
+        from ..errors import UsageError
+
+        raise UsageError("the store's location is empty; give a SQLite path or a postgresql:// URL")
     given = location or os.environ.get("KEYCTL_DB")
     if is_url(given):
         return _postgres(str(given), on_warning)

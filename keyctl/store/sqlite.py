@@ -36,6 +36,22 @@ APPLICATION_ID = 0x6B63746C  # "kctl": tells a keyctl store from any other SQLit
 BUSY_TIMEOUT_S = 30.0
 
 
+def _check_path(path: str) -> None:
+    """UsageError for a path no file can have: a NUL (sqlite3 would raise ValueError),
+    text the file system's encoding cannot hold, a name or a path too long (the OS
+    would raise OSError at the first look)."""
+    if "\0" in path:
+        raise UsageError("the store path contains a NUL character")
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:
+        raise UsageError(f"the store path {printable(path, 200)} holds characters no file name here can "
+                         "have") from None
+    if len(raw) >= 4096 or any(len(part) > 255 for part in raw.split(b"/")):
+        raise UsageError(f"the store path {printable(path, 200)} is too long for a file (a name is at most 255 "
+                         "bytes, a path 4095)")
+
+
 class SQLiteStore(Reads):
     """The SQLite store at ``path``."""
 
@@ -43,8 +59,7 @@ class SQLiteStore(Reads):
 
     def __init__(self, path: str | os.PathLike[str], initial_meta: dict[str, str] | None = None,
                  on_warning: Callable[[str], None] | None = None) -> None:
-        if "\0" in str(path):  # sqlite3 would raise ValueError
-            raise UsageError("the store path contains a NUL character")
+        _check_path(str(path))
         self.path = Path(path)
         self.location = printable(str(self.path), 200)  # as messages quote it: escaped, cut
         # Written into the meta table when this process creates the store (its catalog).
