@@ -245,6 +245,8 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
         """(id, name) of keys whose name or id starts with ``prefix`` (for completion)."""
         if not isinstance(prefix, str) or not isinstance(limit, int) or isinstance(limit, bool):
             raise TypeError("prefix must be a str and limit an int")
+        if not 1 <= limit <= MAX_LOG_LIMIT:
+            raise UsageError(f"limit must be between 1 and {MAX_LOG_LIMIT}")
         return self.store.names_by_prefix(prefix, limit)
 
     def log(self, ref: str | None = None, limit: int | None = None) -> "Iterator[LogEntry]":

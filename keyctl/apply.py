@@ -174,6 +174,8 @@ class ApplyOps(Delivery):
 
         if not isinstance(text, str):
             raise TypeError(f"manifest text must be a str, not {type(text).__name__}")
+        if not isinstance(source, str):
+            raise TypeError(f"source must be a str (the manifest's file name), not {type(source).__name__}")
         return parse_manifest(text, source, self._refresh_catalog(), clock.utcnow())
 
     def plan(self, manifest: "Manifest", prune: bool = False) -> "Plan":
@@ -234,6 +236,8 @@ class ApplyOps(Delivery):
 
         require_bool("prune", prune)
         require_bool("keyring", keyring)
+        if source is not None and not isinstance(source, str):
+            raise TypeError(f"source must be a str (the manifest's file name) or None, not {type(source).__name__}")
         given = plan_or_manifest if isinstance(plan_or_manifest, Plan) else None
         planned = given if given is not None else self.plan(plan_or_manifest, prune)  # type: ignore[arg-type]
         source = source or planned.source

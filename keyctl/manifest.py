@@ -105,6 +105,11 @@ def parse_manifest(text: str, source: str, catalog: "Catalog", now: datetime) ->
     """Parse and validate manifest TOML text. Raises ManifestError (every problem)."""
     if len(text) > MAX_MANIFEST_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_MANIFEST_BYTES:
         raise _fail(source, [f"is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; split it into several manifests"])
+    from .toml_guard import too_many_parts
+
+    problem = too_many_parts(text)
+    if problem:
+        raise _fail(source, [problem])
     try:
         return _validated(_pieces(text), source, catalog, now)
     except _NotPlain:

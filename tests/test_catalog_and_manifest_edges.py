@@ -136,7 +136,36 @@ def test_a_value_nested_thousands_deep_in_a_manifest_field_is_a_problem_naming_i
     path = _write(tmp_path, "deep.toml", head + f"[keys.bob.{field}" + ".a" * 1000 + "]\nx = 1\n")
     r = run("apply", path)
     assert r.code == 2 and r.stdout == "", r
-    assert r.stderr.startswith("error: ") and "bug" not in r.stderr and f"keys.bob.{field}" in r.stderr, r
+    assert r.stderr.startswith("error: ") and "bug" not in r.stderr and "dotted parts" in r.stderr, r
+
+
+@pytest.mark.parametrize("parts", [15_000, 101])
+def test_a_key_of_too_many_dotted_parts_is_refused_before_it_is_parsed(parts: int, tmp_path: Path, run) -> None:
+    """tomllib's memory grows with the square of one key's parts (15,000: over a
+    gigabyte for a 30 KB file): such a key is refused, naming its line."""
+    manifest = _write(tmp_path, "m.toml", '[keys.bob]\nscopes = ["predict"]\n' + "x" + ".a" * parts + " = 1\n")
+    r = run("apply", manifest, "--dry-run")
+    assert r.code == 2 and r.stderr == f"error: {manifest}: line 3: a key of more than 100 dotted parts (a.b.c...), " \
+        "more than anything keyctl reads has\n", r
+    catalog = _write(tmp_path, "c.toml", 'name = "t"\n[[scopes]]\nid = "a"\n[x' + ".a" * parts + "]\n")
+    r = run("catalog", "validate", catalog)
+    assert r.code == 2 and "line 4: a key of more than 100 dotted parts" in r.stderr, r
+    fine = _write(tmp_path, "ok.toml", '[keys."' + "a." * 30 + 'b"]\nscopes = ["predict"]\n')  # a dotted name
+    assert run("apply", fine, "--dry-run").code == 0
+
+
+def test_a_value_too_deep_for_str_is_quoted_a_few_levels_deep() -> None:
+    """What a problem quotes is never walked whole (str() of a value nested a thousand
+    deep recursed without end)."""
+    from keyctl.text import printable
+
+    deep: dict = {}
+    inner = deep
+    for _ in range(5000):
+        inner["a"] = {}
+        inner = inner["a"]
+    assert printable(deep, 60) == "{'a': {'a': {'a': {...}}}}"
+    assert printable(["\x1b[2J"] * 50, 60).startswith("['\\x1b[2J', ")
 
 
 def test_an_empty_group_is_refused(tmp_path: Path, run) -> None:
@@ -177,6 +206,19 @@ def _chain(length: int, cycle: bool = False) -> str:
         requires = f'\nrequires = ["s{nxt:04d}"]' if nxt is not None else ""
         parts.append(f'[[scopes]]\nid = "s{i:04d}"{requires}')
     return "\n\n".join(parts) + "\n"
+
+
+def test_prerequisites_whose_closures_would_take_seconds_are_refused(tmp_path: Path, run) -> None:
+    """A chain of 1,500 makes closures of 1,125,750 scopes in all, over the limit of
+    1,000,000 (README, Limits); operations that require the chain's end count too."""
+    r = run("catalog", "validate", _write(tmp_path, "long.toml", _chain(1500)))
+    assert r.code == 2 and "prerequisites too deep: the closures of the scopes and operations hold 1,125,750" \
+        in r.stderr, r
+    ops = "".join(f'[[operations]]\nid = "Op{i}"\nrequires = ["s0000"]\n\n' for i in range(600))
+    r = run("catalog", "validate", _write(tmp_path, "ops.toml", _chain(1000) + ops))  # 500,500 + 600 x 1,000
+    assert r.code == 2 and "prerequisites too deep: the closures of the scopes and operations hold 1,100,500" \
+        in r.stderr, r
+    assert run("catalog", "validate", _write(tmp_path, "fine.toml", _chain(1000))).code == 0
 
 
 def test_a_prerequisite_chain_twelve_hundred_long_loads_closes_and_decides(tmp_path: Path, run) -> None:

@@ -203,6 +203,9 @@ WRONG_TYPES = {
     "log(5)": lambda ks, s: list(ks.log(5)),
     "names_by_prefix(5)": lambda ks, s: ks.names_by_prefix(5),
     "read_manifest(b'')": lambda ks, s: ks.read_manifest(b""),
+    "read_manifest(text, source={})": lambda ks, s: ks.read_manifest("[keys]", source={"evil": [1, 2]}),
+    "apply(manifest, source=12345)": lambda ks, s: ks.apply(ks.read_manifest('[keys.x]\nscopes = ["search"]\n'),
+                                                             source=12345),
     "plan('[keys]')": lambda ks, s: ks.plan("[keys]"),
     "apply(None)": lambda ks, s: ks.apply(None),
     "apply(manifest, prune='yes')": lambda ks, s: ks.apply(ks.read_manifest("[keys]"), prune="yes"),
@@ -246,6 +249,13 @@ def test_a_name_is_changed_never_taken_away_by_both(run, db_path: Path) -> None:
         with pytest.raises(UsageError, match="a key's name can be changed, not removed"):
             ks.update("bob", name=None)
     assert store_content(db_path) == before
+
+
+def test_a_completion_limit_out_of_range_is_a_usage_error(db_path: Path) -> None:
+    with KeyStore(db_path) as ks:
+        for limit in (0, 2 ** 70):
+            with pytest.raises(UsageError, match="limit must be between 1 and"):
+                ks.names_by_prefix("b", limit)
 
 
 def test_the_manifest_limit_is_in_bytes_for_both(tmp_path: Path, run, db_path: Path) -> None:

@@ -342,6 +342,9 @@ def test_what_psycopg_logs_while_a_lost_connection_is_torn_down_never_reaches_st
     (("--schema", 'bad"name'), "schema name is 1 to 63"),
     (("--schema", "x" * 64), "schema name is 1 to 63"),
     (("--admin", ""), "a role name is 1 to 63 bytes"),
+    (("--owner", "a\x1b[31mRED"), "printable text"),  # no escape reaches the terminal or the SQL
+    (("--verify", "x\u202ey"), "printable text"),
+    (("--schema", "a\x1b]8;;http://evil/\x07link"), "schema name is 1 to 63"),
 ])
 def test_roles_sql_refuses_what_would_fail_in_psql_or_that_keyctl_would_not_use(run, args, problem):
     """Two parts for one role made psql fail at the second CREATE ROLE (and roll back);

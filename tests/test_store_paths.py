@@ -107,3 +107,17 @@ def test_a_location_the_file_system_cannot_name_is_a_usage_error(tmp_path: Path)
     for location in (str(tmp_path / "\ud800.db"), str(tmp_path / ("y" * 300))):
         with pytest.raises(UsageError, match="the store path"):
             KeyStore(location).status()
+
+
+@pytest.mark.parametrize("special", ["/dev/null", "folder"])
+def test_a_store_path_that_is_no_regular_file_gets_no_advice_to_chmod_or_remove_it(special: str,
+                                                                                   tmp_path: Path) -> None:
+    path = special
+    if special == "folder":
+        path = str(tmp_path / "adir")
+        os.mkdir(path, 0o755)
+    for args in (("status",), ("list",), ("create", "-s", "predict")):
+        p = keyctl("--db", path, *args)
+        assert p.returncode == 1, p
+        assert "chmod" not in p.stderr and "remove it" not in p.stderr and "empty file" not in p.stderr, p
+        assert p.stderr.splitlines()[-1].startswith(f"error: the store {path} is ")

@@ -83,7 +83,12 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     """Parse and validate catalog TOML text. Raises CatalogError listing every problem."""
     import tomllib
 
+    from ..toml_guard import too_many_parts
+
     where = printable(source)
+    problem = too_many_parts(text)
+    if problem:
+        raise CatalogError(f"{where}: {problem}", (problem,))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -106,7 +111,8 @@ def validate(data: dict) -> list[str]:
     _check_top(data, problems)
     requires = _check_scopes(data.get("scopes", []), problems)
     known = set(requires)
-    _check_prerequisites(requires, problems)
+    if _check_prerequisites(requires, problems):
+        _check_weight(requires, data.get("operations", []), problems)
     groups = _check_groups(data.get("groups", {}), known, problems)
     operations = _check_operations(data.get("operations", []), known, groups, problems)
     _check_names(data.get("scopes", []), known, groups, operations, problems)
@@ -194,7 +200,9 @@ def _check_scopes(scopes: Any, problems: list[str]) -> dict[str, list[str]]:
     return requires
 
 
-def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) -> None:
+def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) -> bool:
+    """Problems of the prerequisites (unknown, itself, a cycle); True when none."""
+    before = len(problems)
     known = set(requires)
     edges: dict[str, list[str]] = {}
     for sid, reqs in requires.items():
@@ -210,6 +218,58 @@ def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) ->
     if cycle:
         shown = cycle if len(cycle) <= 12 else [*cycle[:5], f"... ({len(cycle) - 10} more)", *cycle[-5:]]
         problems.append("prerequisite cycle: " + " -> ".join(shown))
+    return len(problems) == before
+
+
+# What every command may have to build: each scope's and each operation's closure. A chain
+# of prerequisites N long makes N closures of up to N scopes (show or check of every
+# operation builds them all): past this many in all, a command takes seconds and more.
+MAX_CLOSURE_WEIGHT = 1_000_000
+
+
+def _check_weight(requires: dict[str, list[str]], operations: Any, problems: list[str]) -> None:
+    """A problem when the closures hold more than MAX_CLOSURE_WEIGHT scopes in all
+    (counted exactly, each closure a bit set, in one pass in prerequisite order)."""
+    index = {sid: i for i, sid in enumerate(requires)}
+    closed: dict[str, int] = {}
+    for sid in _prerequisites_first(requires):
+        bits = 1 << index[sid]
+        for req in requires[sid]:
+            bits |= closed.get(req, 0)
+        closed[sid] = bits
+    weight = sum(bits.bit_count() for bits in closed.values())
+    for op in operations if isinstance(operations, list) else ():
+        reqs = op.get("requires") if isinstance(op, dict) else None
+        if isinstance(reqs, list) and op.get("id") not in closed:
+            bits = 0
+            for req in reqs:
+                bits |= closed.get(req, 0) if isinstance(req, str) else 0
+            weight += bits.bit_count()
+    if weight > MAX_CLOSURE_WEIGHT:
+        problems.append(f"prerequisites too deep: the closures of the scopes and operations hold {weight:,} scopes in "
+                        f"all, over {MAX_CLOSURE_WEIGHT:,} (a chain of about 1,400 scopes each requiring the last); "
+                        "every command would take seconds: shorten the chains")
+
+
+def _prerequisites_first(requires: dict[str, list[str]]) -> list[str]:
+    """The scopes, each after its prerequisites (the graph has no cycle)."""
+    done: set[str] = set()
+    order: list[str] = []
+    for start in requires:
+        if start in done:
+            continue
+        stack = [(start, iter(requires[start]))]
+        done.add(start)
+        while stack:
+            sid, pending = stack[-1]
+            nxt = next((r for r in pending if r in requires and r not in done), None)
+            if nxt is None:
+                order.append(sid)
+                stack.pop()
+            else:
+                done.add(nxt)
+                stack.append((nxt, iter(requires[nxt])))
+    return order
 
 
 def find_cycle(order: list[str], edges: dict[str, list[str]]) -> list[str] | None:

@@ -101,8 +101,8 @@ def roles_sql(schema: str = "keyctl", owner: str = ROLES["owner"], admin: str = 
     if not SCHEMA_NAME.fullmatch(schema):
         raise UsageError(f"--schema '{printable(schema)}': keyctl's schema name is {SCHEMA_RULE}")
     for flag, role in (("--owner", owner), ("--admin", admin), ("--verify", verify)):
-        if not 1 <= len(role.encode()) <= 63 or "\0" in role:
-            raise UsageError(f"{flag} '{printable(role)}': a role name is 1 to 63 bytes")
+        if not 1 <= len(role.encode("utf-8", "surrogatepass")) <= 63 or not role.isprintable():
+            raise UsageError(f"{flag} '{printable(role)}': a role name is 1 to 63 bytes of printable text")
     if len({owner, admin, verify}) < 3:
         raise UsageError("--owner, --admin and --verify name three different roles: each has rights of its own")
     s, o, a, v = ident(schema), ident(owner), ident(admin), ident(verify)

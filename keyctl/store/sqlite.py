@@ -98,6 +98,9 @@ class SQLiteStore(Reads):
     def _connect(self) -> sqlite3.Connection:
         if self.path.is_dir():
             raise self._fail("is a directory; give the path of a file with --db or KEYCTL_DB")
+        if not self.path.is_file():
+            raise self._fail("is not a regular file (a device, a pipe or a socket); give the path of a file "
+                             "with --db or KEYCTL_DB")
         conn = self._open(str(self.path))
         try:
             try:
@@ -318,7 +321,7 @@ class SQLiteStore(Reads):
             mode = self.path.stat().st_mode
         except OSError:
             return False
-        return bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
+        return stat.S_ISREG(mode) and bool(mode & (stat.S_IRWXG | stat.S_IRWXO))  # not /, not /dev/null
 
     def describe(self) -> dict[str, Any]:
         """Facts for `keyctl status`: where, what, and what is wrong with it."""
