@@ -167,7 +167,7 @@ class KeyctlGroup(TyperGroup):
                 raise typer.Exit(failed(_output_error(exc))) from None
             if os.environ.get("KEYCTL_DEBUG") and not expected(exc):
                 raise
-            raise typer.Exit(failed(exc)) from None
+            raise typer.Exit(failed(_with_done(exc, ctx))) from None
         finally:
             _note_created(ctx)
 
@@ -206,6 +206,16 @@ class KeyctlGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _with_done(exc: BaseException, ctx: Any) -> BaseException:
+    """An error writing the output of a change that was made says it was made."""
+    from .errors import OutputError
+
+    done = state(ctx).done
+    if isinstance(exc, OutputError) and not exc.quiet and done:
+        return OutputError(f"{exc.message}; {done} all the same")
+    return exc
 
 
 def _about_output(exc: BaseException) -> bool:
@@ -263,12 +273,15 @@ def _lower_first(text: str) -> str:
 class State:
     """Per-invocation settings from the global options, kept on ``ctx.obj``."""
 
-    __slots__ = ("db", "catalog", "_keystore")
+    __slots__ = ("db", "catalog", "_keystore", "done")
 
     def __init__(self) -> None:
         self.db: Optional[str] = None
         self.catalog: Optional[str] = None
         self._keystore: Any = None
+        # What the command changed, said after an error writing its output: the change
+        # was committed before the output (a confirmation, not a secret) was written.
+        self.done: Optional[str] = None
 
     def keystore(self) -> "KeyStore":
         if self._keystore is None:

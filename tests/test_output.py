@@ -105,6 +105,31 @@ def test_a_full_disk_is_one_error_line_for_every_command(command: str, store: di
     assert "No space left on device" in only_error(p.stderr)
 
 
+CHANGES = {
+    "update": (("update", "bob", "-d", "x"), "bob was updated"),
+    "disable": (("disable", "bob"), "bob was disabled"),
+    "scope add": (("scope", "add", "bob", "search"), "bob was changed"),
+    "scope remove": (("scope", "remove", "bob", "predict.feedback"), "bob was changed"),
+    "delete": (("delete", "bob", "--yes"), "bob was deleted"),
+    "copy": (("copy", "{db}", "{tmp}/copy.db"), "the store was copied to {tmp}/copy.db"),
+}
+
+
+@pytest.mark.parametrize("command", CHANGES, ids=list(CHANGES))
+def test_a_change_whose_confirmation_cannot_be_written_says_it_was_made(command: str, store: dict, db_path: Path,
+                                                                        tmp_path: Path) -> None:
+    """No secret in it: the change is committed first, and the error says so (a user
+    must not run it again believing it failed)."""
+    args, done = CHANGES[command]
+    fill = {"db": str(db_path), "tmp": str(tmp_path)}
+    before = store_content(db_path)
+    with open("/dev/full", "w") as full:
+        p = keyctl(db_path, *[a.format(**fill) for a in args], stdout=full)
+    assert p.returncode == 1
+    assert only_error(p.stderr).endswith(f"(No space left on device); {done.format(**fill)} all the same")
+    assert (store_content(db_path) != before) == (command != "copy")
+
+
 # --- a closed pipe -----------------------------------------------------------------------------
 def _into_a_closed_pipe(db: Path, *args: str) -> subprocess.CompletedProcess:
     read, write = os.pipe()

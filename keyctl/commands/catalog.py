@@ -98,6 +98,7 @@ def catalog_upgrade(
     ks = st.keystore()
     result = ks.catalog_upgrade(ref, yes=yes)
     if result.applied:
+        st.done = "the store's catalog was replaced"
         for key, added in result.additions:
             for change in added:
                 warn(f"{key.ref}: {change.because} requires {change.scope}; added {change.scope}")

@@ -33,6 +33,12 @@ scope_app = subgroup("scope", (
 ))
 
 
+def _done(ctx: typer.Context, key, what: str):
+    """Say, should its output fail, that the change to ``key`` was made; returns it."""
+    state(ctx).done = f"{key.ref} was {what}"
+    return key
+
+
 def _warn_added(result) -> None:
     for change in result.added_prerequisites:
         warn(f"{change.because} requires {change.scope}; added {change.scope}")
@@ -171,6 +177,7 @@ def scope_add(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
     """
     ks = state(ctx).keystore()
     result = ks.scope_add(read_key(key), scopes)
+    _done(ctx, result.key, "changed")
     _warn_added(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -191,6 +198,7 @@ def scope_remove(ctx: typer.Context, key: KEY, scopes: HELD_SCOPES, as_json: JSO
     """
     ks = state(ctx).keystore()
     result = ks.scope_remove(read_key(key), scopes)
+    _done(ctx, result.key, "changed")
     _warn_removed(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -206,6 +214,7 @@ def scope_set(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
     """
     ks = state(ctx).keystore()
     result = ks.scope_set(read_key(key), scopes)
+    _done(ctx, result.key, "changed")
     _warn_added(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -236,7 +245,7 @@ def update(
         kwargs["description"] = description
     if expires is not None:
         kwargs["expires"] = expires
-    render.key(ks.update(read_key(key), **kwargs), as_json, ks.catalog)
+    render.key(_done(ctx, ks.update(read_key(key), **kwargs), "updated"), as_json, ks.catalog)
 
 
 @app.command()
@@ -249,7 +258,7 @@ def disable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
       keyctl disable ci-bot
     """
     ks = state(ctx).keystore()
-    render.key(ks.disable(read_key(key)), as_json, ks.catalog)
+    render.key(_done(ctx, ks.disable(read_key(key)), "disabled"), as_json, ks.catalog)
 
 
 @app.command()
@@ -262,7 +271,7 @@ def enable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
       keyctl enable ci-bot
     """
     ks = state(ctx).keystore()
-    render.key(ks.enable(read_key(key)), as_json, ks.catalog)
+    render.key(_done(ctx, ks.enable(read_key(key)), "enabled"), as_json, ks.catalog)
 
 
 @app.command()
@@ -320,7 +329,7 @@ def delete(
         target = ks.get(ref)
         confirm(f"Delete key {target.ref} ({target.id}) for good?", yes, f"refusing to delete {target.ref}")
         ref = target.id  # the key confirmed, even if its name meanwhile went to another
-    render.key(ks.delete(ref), as_json, ks.catalog)
+    render.key(_done(ctx, ks.delete(ref), "deleted"), as_json, ks.catalog)
 
 
 @app.command("log")

@@ -39,6 +39,7 @@ def copy(ctx: typer.Context, source: SOURCE, dest: DEST, as_json: JSON = False) 
       keyctl copy postgresql://backup@db.example.com/keyctl "keyctl-$(date +%F).db"
     """
     copied = open_keystore(source, state(ctx).catalog).copy_to(dest)
+    state(ctx).done = f"the store was copied to {copied.destination}"
     if as_json:
         render.emit_json(copied.to_dict())
     else:
