@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from .errors import InvalidWhenError
 from .text import printable
 
-_RELATIVE = r"(\d{1,9})([mhdw])"  # compiled on first use (re keeps it)
+_RELATIVE = r"([0-9]{1,9})([mhdw])"  # ASCII digits only (\d takes ١٢ too); compiled on first use
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _HELP = "use 90m, 12h, 30d, 2w, a date (2027-01-31), a datetime (2027-01-31T12:00) or 'never'"
 
@@ -42,10 +42,10 @@ def parse_when(text: str, now: datetime) -> datetime | None:
             raise InvalidWhenError(f"--expires '{shown}' is beyond the year 9999") from None
     moment: datetime
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
             day = date.fromisoformat(raw)
             moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?", raw):
+        elif re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z|[+-][0-9]{2}:?[0-9]{2})?", raw):
             moment = to_utc(datetime.fromisoformat(raw.replace("Z", "+00:00")), f"--expires '{shown}'")
         else:
             raise ValueError

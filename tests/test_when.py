@@ -132,3 +132,10 @@ def test_parse_iso_round_trips():
     moment = datetime(2030, 1, 31, 10, 0, tzinfo=UTC)
     assert parse_iso(iso(moment)) == moment
     assert parse_iso(None) is None
+
+
+@pytest.mark.parametrize("text", ["١٢d", "１２h", "2027-0１-31", "٢٠٢٧-01-31"])
+def test_only_ascii_digits_make_a_time(text):
+    """Python's \\d and int() take other scripts' digits; a time typed with them is not one."""
+    with pytest.raises(InvalidWhenError):
+        parse_when(text, NOW)
