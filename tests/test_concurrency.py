@@ -11,6 +11,7 @@ lock: the race is then certain, not likely.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import subprocess
@@ -205,8 +206,9 @@ def test_a_name_given_to_another_key_while_the_command_waits_names_that_key(chan
         conn.execute("UPDATE keys SET name = 'bob-old' WHERE name = 'bob'")
         conn.execute("INSERT INTO keys (id, name, description, scopes, secret_hash, hint, created_at, updated_at, "
                      "expires_at, disabled, in_keyring, expires_spec) SELECT 'key_zzzzzzzzzzzzzzzz', 'bob', "
-                     "description, scopes, '1' || substr(secret_hash, 2), hint, created_at, updated_at, expires_at, "
-                     "disabled, in_keyring, expires_spec FROM keys WHERE name = 'bob-old'")
+                     "description, scopes, ?, hint, created_at, updated_at, expires_at, "
+                     "disabled, in_keyring, expires_spec FROM keys WHERE name = 'bob-old'",
+                     (hashlib.sha256(b"another secret").hexdigest(),))  # its own hash (the column is unique)
     code, out, err = finish(p)
     assert code == 0, err
     assert "key_zzzzzzzzzzzzzzzz" in out and first.id not in out
