@@ -131,7 +131,8 @@ def generate(scopes_text: str, service_text: str, source: Source) -> str:
     counts = _counts(values, rpcs, auth)
     lines = _header(source, counts)
     lines += ['name = "clarifai-live"',
-              f'description = {_toml(f"Clarifai API: every scope and endpoint of release {source.tag}")}', "",
+              f'description = {_toml(f"Clarifai API: every scope and endpoint of release {source.tag}")}',
+              "scopes_are_calls = false  # the endpoints are the calls; a scope's own operation is not one", "",
               "[groups]"]
     lines += [f"{g} = {_toml(m)}" for g, m in groups.items()]
     for v in real:

@@ -80,6 +80,8 @@ def _catalog_file_section() -> list[str]:
     example = (ROOT / "examples" / "catalogs" / "example.toml").read_text(encoding="utf-8")
     return [
         "A catalog is a TOML file. Top level: \\fBname\\fR (required), \\fBdescription\\fR, "
+        "\\fBscopes_are_calls\\fR (false: a scope's own operation is not a call of the API, and a scope "
+        "that opens no other operation to a key is warned of), "
         "\\fB[groups]\\fR (group = [scope ids], one at least; a group or \\fIgroup.*\\fR stands for its "
         "scopes), \\fB[[scopes]]\\fR (\\fBid\\fR, \\fBdescription\\fR, \\fBrequires\\fR: "
         "direct prerequisites, \\fBbillable\\fR: consumes an Operation (false: free; left out: "

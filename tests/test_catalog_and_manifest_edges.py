@@ -154,6 +154,30 @@ def test_a_key_of_too_many_dotted_parts_is_refused_before_it_is_parsed(parts: in
     assert run("apply", fine, "--dry-run").code == 0
 
 
+def test_dots_that_are_no_key_s_parts_are_not_counted(tmp_path: Path, run) -> None:
+    """A comment, a line of an array, a line of a multi-line string and a quoted part
+    of a key may hold any number of dots."""
+    dots = "." * 120
+    manifest = _write(tmp_path, "m.toml", f'# {dots}\n[keys.ana]\nscopes = ["predict"]\n'
+                      f'description = """\nsee {dots} = here\n"""\n')
+    r = run("apply", manifest, "--dry-run")
+    assert r.code == 2 and "dotted parts" not in r.stderr and "control characters" in r.stderr, r  # the newline
+    manifest = _write(tmp_path, "m2.toml", f'# {dots}\n[keys.ana]\nscopes = ["predict"]\n')
+    assert run("apply", manifest, "--dry-run").code == 0
+    members = ", ".join(f'"s.a{i}"' for i in range(110))
+    catalog = _write(tmp_path, "c.toml", 'name = "t"\n[groups]\ns = [\n  ' + members + "\n]\n"
+                     + "".join(f'[[scopes]]\nid = "s.a{i}"\n' for i in range(110)))
+    assert run("catalog", "validate", catalog).code == 0
+
+
+def test_an_operation_id_of_the_wrong_type_is_a_problem_not_a_crash(tmp_path: Path, run) -> None:
+    for value in ('["x"]', "{t = 1}", "5"):
+        path = _write(tmp_path, "c.toml", f'name = "u"\n[[scopes]]\nid = "a"\n[[operations]]\nid = {value}\n'
+                      'requires = ["a"]\n')
+        r = run("catalog", "validate", path)
+        assert r.code == 2 and "'id' must be" in r.stderr and "bug" not in r.stderr, (value, r)
+
+
 def test_a_value_too_deep_for_str_is_quoted_a_few_levels_deep() -> None:
     """What a problem quotes is never walked whole (str() of a value nested a thousand
     deep recursed without end)."""

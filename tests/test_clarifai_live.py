@@ -176,6 +176,24 @@ def test_a_scope_granted_that_opens_no_endpoint_is_warned_of_everywhere_it_is_gr
         assert {n.kind for n in removed.notices} == {"closed"}
 
 
+def test_a_catalog_whose_scopes_are_calls_never_warns_that_one_opens_nothing(run, tmp_path):
+    """In the examples (and the seed), a scope's own operation is a call of the API: a
+    scope always opens that one. Only a catalog that says `scopes_are_calls = false`
+    (clarifai-live) draws the warning."""
+    for catalog, scopes in (("examples/catalogs/stripe-like.toml", "charges.read"),
+                            ("examples/catalogs/github-like.toml", "pulls.write"), ("clarifai", "predict")):
+        r = run("--db", str(tmp_path / f"{catalog.replace('/', '_')}.db"),
+                "--catalog", str(ROOT / catalog) if "/" in catalog else catalog, "create", "-s", scopes)
+        assert r.code == 0 and "opens no endpoint" not in r.stderr, r
+    assert builtin(LIVE).scopes_are_calls is False and builtin("clarifai").scopes_are_calls is True
+    mine = parse_catalog('name = "m"\nscopes_are_calls = false\n[[scopes]]\nid = "a"\n[[scopes]]\nid = "b"\n'
+                         '[[operations]]\nid = "Call"\nrequires = ["a", "b"]\n')
+    assert [(n.scope, n.example) for n in mine.notices(["a"])] == [("a", ("Call", "b"))]
+    assert mine.notices(["a", "b"]) == ()
+    with pytest.raises(Exception, match="'scopes_are_calls' must be true or false"):
+        parse_catalog('name = "m"\nscopes_are_calls = "no"\n[[scopes]]\nid = "a"\n')
+
+
 @pytest.mark.parametrize("name", ["clarifai", LIVE])
 def test_the_warning_says_exactly_when_check_rejects_every_endpoint_that_needs_the_scope(name):
     """For every scope, granted alone (its prerequisites with it): warned of as opening
@@ -195,7 +213,8 @@ def test_the_warning_says_exactly_when_check_rejects_every_endpoint_that_needs_t
         needing = [op for op in endpoints if scope in catalog.operations[op].requires
                    and catalog.operations[op].auth == "key"]
         closed = [n for n in catalog.notices([scope], held) if n.kind == "closed"]
-        assert bool(closed) == (bool(needing) and all(outcomes[op] == "rejected" for op in needing)), scope
+        expected = not catalog.scopes_are_calls and bool(needing) and all(outcomes[op] == "rejected" for op in needing)
+        assert bool(closed) == expected, scope
         if closed:
             warned += 1
             endpoint, *missing = closed[0].example

@@ -130,6 +130,18 @@ def test_a_change_whose_confirmation_cannot_be_written_says_it_was_made(command:
     assert (store_content(db_path) != before) == (command != "copy")
 
 
+@pytest.mark.parametrize("args", [("update", "bob", "-d", "café ☕ résumé"), ("enable", "bob"),
+                                  ("scope", "add", "bob", "predict"), ("scope", "remove", "bob", "search")])
+def test_a_change_that_changed_nothing_does_not_claim_it_did(args: tuple, store: dict, db_path: Path) -> None:
+    before = store_content(db_path)
+    with open("/dev/full", "w") as full:
+        p = keyctl(db_path, *args, stdout=full)
+    assert p.returncode == 1
+    error = [line for line in p.stderr.decode().splitlines() if line.startswith("error:")]
+    assert error == ["error: could not write to standard output (No space left on device)"], p.stderr
+    assert store_content(db_path) == before
+
+
 # --- a closed pipe -----------------------------------------------------------------------------
 def _into_a_closed_pipe(db: Path, *args: str) -> subprocess.CompletedProcess:
     read, write = os.pipe()

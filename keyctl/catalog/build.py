@@ -40,6 +40,7 @@ def build_catalog(
     operation_rows: Mapping[str, OperationRow],
     aliases: Mapping[str, str],
     text: str,
+    scopes_are_calls: bool = True,
 ) -> Catalog:
     """``operation_rows`` holds the [[operations]] entries: those named after a scope
     refine its operation, the others are operations of their own (after the scopes')."""
@@ -73,6 +74,7 @@ def build_catalog(
 
     catalog = Catalog(
         name, description, Table(scope_rows, make_scope), groups, Table(rows, make_operation), text, aliases,
+        scopes_are_calls,
     )
     return catalog
 

@@ -71,7 +71,7 @@ def _compile(catalog: Catalog) -> str:
     # (json.dumps escapes them): one line per scope, in catalog order.
     return _json({
         "format": FORMAT, "text": _stamp(catalog.text), "name": catalog.name,
-        "description": catalog.description, "operations": operations,
+        "description": catalog.description, "operations": operations, "scopes_are_calls": catalog.scopes_are_calls,
         "scope_ids": "\n".join(scopes), "scope_rows": "\n".join(_json(row) for row in scopes.values()),
         "groups": _json({g: list(m) for g, m in catalog.groups.items()}), "aliases": _json(dict(catalog.aliases)),
     })
@@ -91,7 +91,7 @@ def load_compiled(compiled: str, text: str) -> Catalog | None:
     lines = data["scope_rows"].split("\n")
     scopes = Table(dict(zip(ids, range(len(ids)))), lambda sid, line: json.loads(lines[line]))
     return build_catalog(data["name"], data["description"], groups, scopes, data["operations"],
-                         _Decoded(data["aliases"], dict), text)
+                         _Decoded(data["aliases"], dict), text, data.get("scopes_are_calls", True))
 
 
 class _Decoded(Mapping[str, Any]):

@@ -24,7 +24,7 @@ DEFAULT_CATALOG = "clarifai"
 _ID = r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*"
 _OPERATION_ID = r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
 _ALIAS = r"[A-Za-z][A-Za-z0-9_.:-]*"
-_TOP_FIELDS = {"name", "description", "groups", "scopes", "operations"}
+_TOP_FIELDS = {"name", "description", "scopes_are_calls", "groups", "scopes", "operations"}
 _SCOPE_FIELDS = {"id", "description", "requires", "billable", "deprecated", "hidden", "aliases"}
 _OPERATION_FIELDS = {"id", "description", "requires", "billable", "redacts", "auth", "resource", "deprecated"}
 _ID_RULE = "'id' must be lowercase letters, digits, '_' or '-', dot-separated"
@@ -128,6 +128,8 @@ def _check_top(data: dict, problems: list[str]) -> None:
     for key in data:
         if key not in _TOP_FIELDS:
             problems.append(f"unknown field '{_q(key)}' at the top level")
+    if not isinstance(data.get("scopes_are_calls", True), bool):
+        problems.append("'scopes_are_calls' must be true or false")
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append("the catalog needs a 'name' (a non-empty string)")
@@ -240,7 +242,7 @@ def _check_weight(requires: dict[str, list[str]], operations: Any, problems: lis
     weight = sum(bits.bit_count() for bits in closed.values())
     for op in operations if isinstance(operations, list) else ():
         reqs = op.get("requires") if isinstance(op, dict) else None
-        if isinstance(reqs, list) and op.get("id") not in closed:
+        if isinstance(reqs, list) and not (isinstance(op.get("id"), str) and op["id"] in closed):
             bits = 0
             for req in reqs:
                 bits |= closed.get(req, 0) if isinstance(req, str) else 0
@@ -417,4 +419,5 @@ def _build(data: dict, text: str) -> Catalog:
                   e.get("auth", "key"), e.get("resource"), e.get("deprecated", False)]
         for e in data.get("operations", [])
     }
-    return build_catalog(data["name"], data.get("description", ""), groups, scopes, operations, aliases, text)
+    return build_catalog(data["name"], data.get("description", ""), groups, scopes, operations, aliases, text,
+                         data.get("scopes_are_calls", True))

@@ -115,7 +115,8 @@ class Catalog:
     Read-only once made (a plain class, not a dataclass: every command builds one, and
     a dataclass costs its definition at every start)."""
 
-    __slots__ = ("name", "description", "scopes", "groups", "operations", "text", "aliases", "_cache")
+    __slots__ = ("name", "description", "scopes", "groups", "operations", "text", "aliases", "scopes_are_calls",
+                 "_cache")
 
     name: str
     description: str
@@ -124,13 +125,15 @@ class Catalog:
     operations: Mapping[str, Operation]  # keyed by id as spelt, scopes' first
     text: str
     aliases: Mapping[str, str]  # folded alias -> scope id
+    scopes_are_calls: bool  # False: only the operations that are not a scope's own are the API's calls
     _cache: dict  # indexes built on first use (see _index)
 
     def __init__(self, name: str, description: str, scopes: Mapping[str, Scope], groups: Mapping[str, tuple[str, ...]],
-                 operations: Mapping[str, Operation], text: str = "", aliases: Mapping[str, str] | None = None) -> None:
+                 operations: Mapping[str, Operation], text: str = "", aliases: Mapping[str, str] | None = None,
+                 scopes_are_calls: bool = True) -> None:
         for field, value in (("name", name), ("description", description), ("scopes", scopes), ("groups", groups),
                              ("operations", operations), ("text", text), ("aliases", {} if aliases is None else aliases),
-                             ("_cache", {})):
+                             ("scopes_are_calls", scopes_are_calls), ("_cache", {})):
             object.__setattr__(self, field, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -142,14 +145,14 @@ class Catalog:
     def _replace(self, **changes: Any) -> "Catalog":
         """A copy with some fields changed (as NamedTuple's ``_replace``)."""
         fields = {f: getattr(self, f) for f in ("name", "description", "scopes", "groups", "operations", "text",
-                                                 "aliases")}
+                                                 "aliases", "scopes_are_calls")}
         return Catalog(**(fields | changes))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Catalog:
             return NotImplemented
         return all(getattr(self, f) == getattr(other, f)
-                   for f in ("name", "description", "scopes", "groups", "operations"))
+                   for f in ("name", "description", "scopes", "groups", "operations", "scopes_are_calls"))
 
     __hash__ = None  # type: ignore[assignment]  # its mappings are not hashable
 
@@ -278,10 +281,11 @@ class Catalog:
 
     def notices(self, granted: Iterable[str], held: Iterable[str] | None = None) -> tuple[Notice, ...]:
         """What to warn of the scopes ``granted`` to a key that then holds ``held`` (by
-        default ``granted``), in catalog order: the marked ones, and those that open no
-        endpoint to it (every operation other than a scope's own that needs the scope
-        needs another the key lacks, as Clarifai's ``Predict`` without ``Apps_Get``).
-        ``all`` draws none."""
+        default ``granted``), in catalog order: the marked ones; and, in a catalog whose
+        scopes are not calls of the API (``scopes_are_calls = false``: clarifai-live),
+        those that open no endpoint to it (every operation other than a scope's own that
+        needs the scope needs another the key lacks, as Clarifai's ``Predict`` without
+        ``Apps_Get``). ``all`` draws none."""
         granted = frozenset(granted)
         held = granted if held is None else frozenset(held)
         if ALL in granted or ALL in held:
@@ -293,7 +297,7 @@ class Catalog:
                 out.append(Notice(scope, "deprecated"))
             elif s.hidden:
                 out.append(Notice(scope, "hidden"))
-            closed = self._closed(scope, held)
+            closed = None if self.scopes_are_calls else _closed(self, scope, held)
             if closed is not None:
                 out.append(closed)
         return tuple(out)
@@ -303,24 +307,14 @@ class Catalog:
         opened an endpoint to it before and open none after (``scope remove``), in
         catalog order."""
         before, after = frozenset(before), frozenset(after)
-        if ALL in after:
+        if ALL in after or self.scopes_are_calls:
             return ()
         out = []
         for scope in self._in_order(before & after):
-            closed = self._closed(scope, after)
-            if closed is not None and (ALL in before or self._closed(scope, before) is None):
+            closed = _closed(self, scope, after)
+            if closed is not None and (ALL in before or _closed(self, scope, before) is None):
                 out.append(closed)
         return tuple(out)
-
-    def _closed(self, scope: str, held: frozenset[str]) -> Notice | None:
-        best: tuple[str, frozenset[str]] | None = None
-        for endpoint in self._index("needing").get(scope, ()):
-            missing = self.operations[endpoint].requires - held
-            if not missing:
-                return None
-            if best is None or len(missing) < len(best[1]):
-                best = (endpoint, missing)
-        return None if best is None else Notice(scope, "closed", (best[0], *sorted(best[1])))
 
     def _in_order(self, scopes: frozenset[str]) -> list[str]:
         """The catalog's scopes among ``scopes``, in catalog order, in time that grows
@@ -408,6 +402,19 @@ class Catalog:
 
     def group_of(self, scope: str) -> str | None:
         return self.scopes[scope].group
+
+
+def _closed(catalog: "Catalog", scope: str, held: frozenset[str]) -> Notice | None:
+    """The notice that ``scope`` opens none of ``catalog``'s endpoints to a key holding
+    ``held``, with the one that needs the fewest more; None when it opens one."""
+    best: tuple[str, frozenset[str]] | None = None
+    for endpoint in catalog._index("needing").get(scope, ()):
+        missing = catalog.operations[endpoint].requires - held
+        if not missing:
+            return None
+        if best is None or len(missing) < len(best[1]):
+            best = (endpoint, missing)
+    return None if best is None else Notice(scope, "closed", (best[0], *sorted(best[1])))
 
 
 def normalize(name: str) -> str:

@@ -33,9 +33,20 @@ scope_app = subgroup("scope", (
 ))
 
 
-def _done(ctx: typer.Context, key, what: str):
-    """Say, should its output fail, that the change to ``key`` was made; returns it."""
-    state(ctx).done = f"{key.ref} was {what}"
+def _before(ks, ref: str):
+    """The key as it is before a change (None when it cannot be read: the change then
+    says why)."""
+    try:
+        return ks.get(ref)
+    except Exception:  # the change itself reports it
+        return None
+
+
+def _done(ctx: typer.Context, key, what: str, before=None):
+    """Say, should its output fail, that the change to ``key`` was made (when it was:
+    the key is not as it was ``before``); returns it."""
+    if key != before:
+        state(ctx).done = f"{key.ref} was {what}"
     return key
 
 
@@ -176,8 +187,10 @@ def scope_add(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
       keyctl scope add ci-bot models --json
     """
     ks = state(ctx).keystore()
-    result = ks.scope_add(read_key(key), scopes)
-    _done(ctx, result.key, "changed")
+    ref = read_key(key)
+    before = _before(ks, ref)
+    result = ks.scope_add(ref, scopes)
+    _done(ctx, result.key, "changed", before)
     _warn_added(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -197,8 +210,10 @@ def scope_remove(ctx: typer.Context, key: KEY, scopes: HELD_SCOPES, as_json: JSO
       keyctl scope remove admin models.delete
     """
     ks = state(ctx).keystore()
-    result = ks.scope_remove(read_key(key), scopes)
-    _done(ctx, result.key, "changed")
+    ref = read_key(key)
+    before = _before(ks, ref)
+    result = ks.scope_remove(ref, scopes)
+    _done(ctx, result.key, "changed", before)
     _warn_removed(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -213,8 +228,10 @@ def scope_set(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
       keyctl scope set ci-bot predict search
     """
     ks = state(ctx).keystore()
-    result = ks.scope_set(read_key(key), scopes)
-    _done(ctx, result.key, "changed")
+    ref = read_key(key)
+    before = _before(ks, ref)
+    result = ks.scope_set(ref, scopes)
+    _done(ctx, result.key, "changed", before)
     _warn_added(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -245,7 +262,9 @@ def update(
         kwargs["description"] = description
     if expires is not None:
         kwargs["expires"] = expires
-    render.key(_done(ctx, ks.update(read_key(key), **kwargs), "updated"), as_json, ks.catalog)
+    ref = read_key(key)
+    before = _before(ks, ref)
+    render.key(_done(ctx, ks.update(ref, **kwargs), "updated", before), as_json, ks.catalog)
 
 
 @app.command()
@@ -258,7 +277,9 @@ def disable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
       keyctl disable ci-bot
     """
     ks = state(ctx).keystore()
-    render.key(_done(ctx, ks.disable(read_key(key)), "disabled"), as_json, ks.catalog)
+    ref = read_key(key)
+    before = _before(ks, ref)
+    render.key(_done(ctx, ks.disable(ref), "disabled", before), as_json, ks.catalog)
 
 
 @app.command()
@@ -271,7 +292,9 @@ def enable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
       keyctl enable ci-bot
     """
     ks = state(ctx).keystore()
-    render.key(_done(ctx, ks.enable(read_key(key)), "enabled"), as_json, ks.catalog)
+    ref = read_key(key)
+    before = _before(ks, ref)
+    render.key(_done(ctx, ks.enable(ref), "enabled", before), as_json, ks.catalog)
 
 
 @app.command()
