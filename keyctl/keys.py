@@ -164,7 +164,8 @@ class KeyOps(Delivery):
                     f"disable it (`keyctl disable {row.name or row.id}`) or delete it instead")
             if new == row.scopes:
                 return ScopeChange(self._key(row), (), (), not_held)
-            notices = catalog.notices(new - row.scopes, new) + catalog.closed_by(row.scopes, new)
+            had = catalog.expand(row.scopes)  # removing from `all` grants nothing new
+            notices = catalog.notices(new - had, new) + catalog.closed_by(had, new)
             stamp = iso(clock.utcnow())
             tx.update_keys([(row.id, {"scopes": new, "updated_at": stamp})])
             tx.audit_many([(stamp, action, row.id, row.name, {

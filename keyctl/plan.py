@@ -132,7 +132,8 @@ def make_plan(manifest: Manifest, survey: Survey, catalog: Catalog, now: datetim
         # holds them would repeat the same warning on every apply.
         prereqs = added if (gained or lost) else ()
         actions.append(Action(kind, spec.name, row.id, scopes, gained, lost, tuple(changes), prereqs, spec))
-        warnings += _notices(manifest.source, spec.name, catalog, gained, scopes, marked, row.scopes)
+        had = catalog.expand(row.scopes)  # a key that held `all` gains nothing new
+        warnings += _notices(manifest.source, spec.name, catalog, frozenset(gained) - had, scopes, marked, had)
     check_expiries(manifest.source, actions, now)
     if prune:
         actions += [Action(DELETE, row.name or row.id, row.id, row.scopes) for row in survey.absent]

@@ -182,8 +182,9 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
         data["operations"] = result.operations
         emit_json(data)
         return
+    absent = "-" if sys.stdout.isatty() else ""  # piped, as every table: an absent value is empty
     rows = [
-        ("id", k.id), ("name", k.name or "-"), ("description", printable(k.description or "-", 10_000)),
+        ("id", k.id), ("name", k.name or absent), ("description", printable(k.description or absent, 10_000)),
         ("scopes", ", ".join(catalog.sorted_ids(k.granted))), ("status", k.status),
         ("created", k.created_at), ("updated", k.updated_at), ("expires", k.expires_at or "never"),
         ("secret", f"kc_...{k.hint}" + ("  (in the keyring)" if k.in_keyring else "")),
@@ -197,10 +198,11 @@ def detail(result: "KeyDetail", as_json: bool, catalog: "Catalog") -> None:
         out(f"{len(result.operations)} operations, by resource (`keyctl check {k.ref}` says why):")
         columns = (Column("RESOURCE", floor=12), Column("ALLOWED"), Column("REDACTED", drop=3),
                    Column("REJECTED", drop=2), Column("ALLOWED OPERATIONS", wrap=True, floor=16, drop=1))
-        table = [list(row) for row in detail_rows(result.operations, catalog)]
+        table = [[printable(cell, 100_000) if cell != "-" else absent for cell in row]
+                 for row in detail_rows(result.operations, catalog)]
     else:
         columns = (Column("OPERATION", floor=12), Column("OUTCOME"), Column("CONSUMES AN OPERATION", drop=1))
-        table = [[op, _mark(outcome), _YES_NO.get(catalog.operations[op].billable, "-")]
+        table = [[printable(op, 1000), _mark(outcome), _YES_NO.get(catalog.operations[op].billable, absent)]
                  for op, outcome in result.operations.items()]
     _records(columns, iter(table), True, None)
 
@@ -217,6 +219,9 @@ def _terminal_columns() -> int:
 def _fields(rows: "list[tuple[str, str]]") -> None:
     """``label  value`` lines; at a terminal a long value wraps between words under
     itself (a description, many scopes), never inside one."""
+    if not sys.stdout.isatty():  # piped: one field per line, its label and value tab-separated
+        write("".join(f"{label}\t{printable(value, len(value))}\n" for label, value in rows))
+        return
     width = max(len(label) for label, _ in rows)
     room = _terminal_columns() - width - 2
     for label, value in rows:
@@ -225,7 +230,7 @@ def _fields(rows: "list[tuple[str, str]]") -> None:
             import textwrap
 
             lines = textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False) or [value]
-        out(f"{label:<{width}}  {lines[0]}")
+        out(f"{label:<{width}}  {lines[0]}")  # out escapes what keyctl did not write
         for line in lines[1:]:
             out(f"{'':<{width}}  {line}")
 

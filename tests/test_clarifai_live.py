@@ -194,6 +194,19 @@ def test_a_catalog_whose_scopes_are_calls_never_warns_that_one_opens_nothing(run
         parse_catalog('name = "m"\nscopes_are_calls = "no"\n[[scopes]]\nid = "a"\n')
 
 
+def test_a_key_that_loses_what_opens_every_endpoint_gets_one_line_for_them(run):
+    """An `all` key of clarifai-live that loses apps.get keeps about sixty scopes that
+    open nothing: one warning names the count and the first, not sixty lines (and no
+    deprecated or hidden warning: removing grants nothing)."""
+    assert run("--catalog", LIVE, "create", "-n", "a", "-s", "all").code == 0
+    r = run("scope", "remove", "a", "apps.get")
+    assert r.code == 0, r
+    closed = [w for w in warnings(r.stderr) if "open no endpoint" in w or "opens no endpoint" in w]
+    assert len(closed) == 1 and closed[0].startswith("warning: ") and "scopes open no endpoint to this key yet: " \
+        "predict, inputs.add" in closed[0] and "`keyctl check a`" in closed[0], r.stderr
+    assert "deprecated" not in r.stderr and "hidden" not in r.stderr
+
+
 @pytest.mark.parametrize("name", ["clarifai", LIVE])
 def test_the_warning_says_exactly_when_check_rejects_every_endpoint_that_needs_the_scope(name):
     """For every scope, granted alone (its prerequisites with it): warned of as opening

@@ -336,6 +336,11 @@ def test_what_psycopg_logs_while_a_lost_connection_is_torn_down_never_reaches_st
     assert "error ignored terminating pipeline" in p.stderr, p
 
 
+def test_roles_sql_names_where_a_bad_schema_came_from(run):
+    r = run("--db", "postgresql://u@h/db?options=-csearch_path%3Dbad%22x", "roles-sql")
+    assert r.code == 2 and r.stderr.startswith("error: the schema of --db's search_path 'bad\"x'"), r
+
+
 @pytest.mark.parametrize("args, problem", [
     (("--owner", "same", "--admin", "same"), "three different roles"),
     (("--verify", "keyctl_owner"), "three different roles"),

@@ -210,10 +210,14 @@ def test_show_fits_every_width_and_splits_no_word(live_key, run, columns):
 
 def test_show_and_catalog_list_in_a_pipe_are_tab_separated(live_key, run):
     r = run("show", "c1")
+    fields = r.stdout.split("\n\n", 1)[0].splitlines()
+    assert [f.split("\t")[0] for f in fields] == ["id", "name", "description", "scopes", "status", "created",
+                                                   "updated", "expires", "secret"]
+    assert all(f.count("\t") == 1 for f in fields)
     table = r.stdout.split("\n\n", 1)[1].splitlines()[1:]  # after the fields and the grouping line
     assert table[0] == "RESOURCE\tALLOWED\tREDACTED\tREJECTED\tALLOWED OPERATIONS"
     assert all(line.count("\t") == 4 for line in table)
-    assert "─" not in r.stdout and all(line == line.rstrip() for line in r.stdout.splitlines())
+    assert "─" not in r.stdout and not any(line.endswith(" ") for line in r.stdout.splitlines())
     listed = run("catalog", "list")
     assert listed.stdout.splitlines()[0] == "NAME\tSCOPES\tDESCRIPTION"
     assert listed.stdout.splitlines()[1].startswith("clarifai (default)\t15\t")

@@ -53,8 +53,20 @@ def _done(ctx: typer.Context, key, what: str, before=None):
 def _warn_added(result) -> None:
     for change in result.added_prerequisites:
         warn(f"{change.because} requires {change.scope}; added {change.scope}")
+    _warn_notices(result)
+
+
+def _warn_notices(result) -> None:
+    """The notices of a change; more than a few scopes that open no endpoint (a key
+    that lost apps.get in clarifai-live) in one line."""
+    closed = [n for n in result.notices if n.kind == "closed"]
     for notice in result.notices:
-        warn(notice.message)
+        if notice.kind != "closed" or len(closed) <= 5:
+            warn(notice.message)
+    if len(closed) > 5:
+        names = ", ".join(n.scope for n in closed[:5])
+        warn(f"{len(closed)} scopes open no endpoint to this key yet: {names}, ...; every endpoint that needs "
+             f"one needs more (`keyctl check {result.key.ref}` says what each lacks)")
 
 
 def _warn_removed(result) -> None:
@@ -62,8 +74,7 @@ def _warn_removed(result) -> None:
         warn(f"removed {change.scope}, which requires {change.because}")
     if result.not_held:
         warn(f"{result.key.ref} does not hold {', '.join(result.not_held)}; nothing to remove")
-    for notice in result.notices:  # scopes kept that open no endpoint any more
-        warn(notice.message)
+    _warn_notices(result)  # scopes kept that open no endpoint any more
 
 
 def deliver_secret(ks, as_json: bool, show_secret: bool, action: str) -> Callable:

@@ -79,7 +79,9 @@ def roles_sql(
     """
     from ..store import is_url, pg_schema, pg_url
 
+    given = "--schema"
     if schema is None:
         db = state(ctx).db or os.environ.get("KEYCTL_DB")
         schema = pg_url.schema_of(pg_url.options_of(db)) if is_url(db) else pg_url.DEFAULT_SCHEMA
-    render.write(pg_schema.roles_sql(schema, owner, admin, verify))
+        given = "the schema of --db's search_path"
+    render.write(pg_schema.roles_sql(schema, owner, admin, verify, given))

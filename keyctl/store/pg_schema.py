@@ -94,12 +94,12 @@ ROLES = {"owner": "keyctl_owner", "admin": "keyctl_admin", "verify": "keyctl_ver
 
 
 def roles_sql(schema: str = "keyctl", owner: str = ROLES["owner"], admin: str = ROLES["admin"],
-              verify: str = ROLES["verify"]) -> str:
+              verify: str = ROLES["verify"], schema_from: str = "--schema") -> str:
     """A script for psql, run once by a superuser: the three roles, keyctl's schema and
     tables owned by the owner role, and each role's rights on them. UsageError for a
     schema keyctl would not use, or for one role named for two parts."""
     if not SCHEMA_NAME.fullmatch(schema):
-        raise UsageError(f"--schema '{printable(schema)}': keyctl's schema name is {SCHEMA_RULE}")
+        raise UsageError(f"{schema_from} '{printable(schema)}': keyctl's schema name is {SCHEMA_RULE}")
     for flag, role in (("--owner", owner), ("--admin", admin), ("--verify", verify)):
         if not 1 <= len(role.encode("utf-8", "surrogatepass")) <= 63 or not role.isprintable():
             raise UsageError(f"{flag} '{printable(role)}': a role name is 1 to 63 bytes of printable text")
