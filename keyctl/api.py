@@ -24,7 +24,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from . import tokens
-from .errors import CatalogMismatchError, NotFoundError, UsageError
+from .errors import CatalogMismatchError, KeyctlError, NotFoundError, StoreError, UsageError
 from .apply import ApplyOps
 from .copying import CopyOps
 from .upgrade import UpgradeOps
@@ -168,6 +168,8 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
         transaction's writer); NotFoundError when none."""
         if not isinstance(ref, str):
             raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
+        if not ref:  # as on the command line
+            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
         look = (reader or self.store).by
         kind = tokens.kind_of(ref)
         if kind == "secret":
@@ -261,6 +263,8 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
         if ref is not None:
             if not isinstance(ref, str):
                 raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
+            if not ref:
+                raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
             kind = tokens.kind_of(ref)
             if kind == "id":
                 key_id = ref  # deleted keys too
@@ -297,11 +301,15 @@ def _stored(meta: Callable[[str], str | None]) -> "tuple[Catalog, str | None] | 
     if rev is None and name is None:
         return None
     text = meta("catalog_text")
-    if text is None:
-        return builtin(name or DEFAULT_CATALOG), rev
-    cached = _STORED_CACHE.get(text)
-    if cached is None:
-        cached = _STORED_CACHE[text] = stored_catalog_of(text, meta("catalog_compiled"), name or DEFAULT_CATALOG)
+    try:
+        if text is None:
+            return builtin(name or DEFAULT_CATALOG), rev
+        cached = _STORED_CACHE.get(text)
+        if cached is None:
+            cached = _STORED_CACHE[text] = stored_catalog_of(text, meta("catalog_compiled"), name or DEFAULT_CATALOG)
+    except KeyctlError as exc:  # a catalog keyctl wrote and validated no longer reads: the store is damaged
+        raise StoreError(f"the store's own catalog cannot be read ({exc.message}); the store is damaged: "
+                         "restore it from a backup") from None
     return cached, rev
 
 

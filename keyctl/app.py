@@ -194,9 +194,16 @@ class KeyctlGroup(TyperGroup):
             error("aborted")
             code = EXIT_RUNTIME
         except OSError as exc:  # help or --version to a closed pipe or a full disk
-            if not _about_output(exc):
-                raise  # not about stdout: with KEYCTL_DEBUG, an unexpected error's traceback
-            code = failed(_output_error(exc))
+            if _about_output(exc):
+                code = failed(_output_error(exc))
+            elif os.environ.get("KEYCTL_DEBUG"):
+                raise  # not about stdout: the traceback asked for
+            else:  # a file of the shell's (--install-completion: ~/.bashrc a folder)
+                from .errors import KeyctlError
+                from .text import printable
+
+                where = f"{printable(str(exc.filename), 200)}: " if exc.filename else ""
+                code = failed(KeyctlError(f"{where}{exc.strerror or exc}; check that file and its folder"))
         else:
             code = rv if isinstance(rv, int) else 0
         try:
@@ -355,11 +362,11 @@ def complete_key(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     except Exception:  # completion must never print an error
         return []
     out = []
-    for kid, name in rows:
-        if name and name.startswith(incomplete):
+    for kid, name in rows:  # only what could be typed back: a store written by hand may hold anything
+        if name and name.startswith(incomplete) and name.isprintable() and kid.isprintable():
             out.append((name, kid))
-        elif kid.startswith(incomplete):
-            out.append((kid, name or ""))
+        elif kid.startswith(incomplete) and kid.isprintable():
+            out.append((kid, name if name and name.isprintable() else ""))
     return out
 
 

@@ -71,15 +71,19 @@ BATCH = 1000  # keys written (with their audit entries) at a time: memory stays 
 
 
 def carry_out(tx: "Writer", planned: "Plan", catalog: "Catalog", now: datetime, source: str,
-              in_keyring: bool, key_of: Callable[["KeyRow", str], Any]) -> "list[Created]":
+              in_keyring: bool, key_of: Callable[["KeyRow", str], Any],
+              kept: "list[KeyRow] | None" = None) -> "list[Created]":
     """Write ``planned`` (deletes, updates, creates) and its audit trail, a batch at a
     time; returns the keys created, with their secrets. ``key_of(row, now_iso)`` makes
-    a result Key."""
+    a result Key. ``kept`` receives the deleted keys whose secret the OS keyring keeps
+    (to remove once the change is committed, as ``delete`` does)."""
     from .plan import CREATE, DELETE, UPDATE
 
     stamp = iso(now)
     tag = {"manifest": source}
     for batch in _batches(planned.of(DELETE)):
+        if kept is not None:
+            kept += [row for row in tx.rows_named([a.name for a in batch]).values() if row.in_keyring]
         tx.delete_keys([a.key_id for a in batch if a.key_id])
         tx.audit_many([(stamp, "delete", a.key_id, a.name, {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag)
                        for a in batch])
@@ -248,17 +252,20 @@ class ApplyOps(Delivery):
                 deliver(result)
             return result
         void = "nothing was applied, and the secrets printed do not work"
+        dropped: "list[KeyRow]" = []  # keys deleted whose secret the keyring keeps
         with self._keyring_entries() as kept, self._writing(True, void) as tx:
             now = clock.utcnow()
             catalog = self._catalog_of(tx)
             planned = replan(tx, planned, given, catalog, now, self.store.location, self.store.version())
             if keyring and backend is None and planned.of(CREATE):
                 backend = self._backend(True)
-            created = carry_out(tx, planned, catalog, now, source, backend is not None, self._key)
+            created = carry_out(tx, planned, catalog, now, source, backend is not None, self._key, dropped)
             result = ApplyResult(planned, tuple(c._replace(stored_in=backend) for c in created), backend)
             for c in result.created:
                 self._deliver(c, kept, None, "nothing was applied")
             if deliver is not None:
                 deliver(result)
             tx.delivered = True
+        for row in dropped:  # deleted: their secrets leave the keyring too
+            self._drop_entry(row, "", quiet=True)
         return result

@@ -44,6 +44,8 @@ class CheckOps:
         id or name alike."""
         if not isinstance(key, str):
             raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
+        if not key:  # as on the command line
+            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
         if not isinstance(operation, str):
             raise TypeError(f"operation must be a str, not {type(operation).__name__}")
         catalog, rev, verdicts = self._cat or self._use(*self._resolve_catalog())
@@ -89,6 +91,8 @@ class CheckOps:
 
         if not isinstance(key, str):
             raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
+        if not key:  # as on the command line
+            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
         catalog = self._refresh_catalog()
         ops = catalog.resolve_operations(operations)
         known: Key | None = None

@@ -126,6 +126,8 @@ def _run(collect: bool) -> None:
     code = fast(sys.argv[1:], os.environ)
     if code is not None:
         raise SystemExit(code)
+    if os.environ.get("_KEYCTL_COMPLETE") == "complete_bash" and not os.environ.get("COMP_CWORD", "").isdigit():
+        raise SystemExit(0)  # not what bash sends (an index): nothing to offer, and no traceback
     named = command_named(_words(sys.argv[1:], os.environ))
     app = _load(named)
     gc.freeze()  # what loading made lives until the end: the command's collections skip it

@@ -128,7 +128,7 @@ def _output_error(exc: OSError, during_change: bool) -> OutputError:
 def out(text: str = "") -> None:
     """A line for people, with anything that could drive a terminal escaped (a line that
     carries keyctl's own colours is written with :func:`write`, its parts escaped)."""
-    write(printable(text, len(text)) + "\n")
+    write(printable(text, 10 * len(text)) + "\n")  # whole: an escape is at most 10 characters
 
 
 def emit_json(data: Any) -> None:

@@ -93,8 +93,10 @@ def keys(items: Iterator["Key"], as_json: bool, catalog: "Catalog | None", heade
     sep = ", " if terminal else ","
 
     def row(k: "Key") -> list[str]:
-        name = printable(k.name, 64) if k.name else (k.id if terminal else "")
-        return [name, k.id, k.status, sep.join(catalog.compact(k.granted)), k.created_at, k.expires_at or "never"]
+        # Every cell escaped: a store written by hand may hold anything in any column.
+        name = printable(k.name, 64) if k.name else (printable(k.id) if terminal else "")
+        scopes = printable(sep.join(catalog.compact(k.granted)), 100_000)
+        return [name, printable(k.id), k.status, scopes, printable(k.created_at), printable(k.expires_at or "never")]
 
     _records(_key_columns(), (row(k) for k in items), headers, empty)
 
@@ -220,7 +222,7 @@ def _fields(rows: "list[tuple[str, str]]") -> None:
     """``label  value`` lines; at a terminal a long value wraps between words under
     itself (a description, many scopes), never inside one."""
     if not sys.stdout.isatty():  # piped: one field per line, its label and value tab-separated
-        write("".join(f"{label}\t{printable(value, len(value))}\n" for label, value in rows))
+        write("".join(f"{label}\t{printable(value, 10 * len(value))}\n" for label, value in rows))
         return
     width = max(len(label) for label, _ in rows)
     room = _terminal_columns() - width - 2
@@ -287,8 +289,8 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
             extra.append(BILLING[v.billable])
         tail = f"  [{'; '.join(extra)}]" if extra else ""
         text = f"{v.operation:<{width}}  {v.reason}{tail}"
-        text = printable(text, len(text))
-        if room and 12 + len(text) > room:  # at a terminal: wrapped between words, under the reason
+        text = printable(text, 10 * len(text))
+        if room >= 40 and 12 + len(text) > room:  # at a terminal (of 40 columns or more): wrapped between words
             import textwrap  # (under the operation when the reason's column would be too narrow)
 
             hang = width + 2 if room - 12 - width - 2 >= 20 else 2
@@ -318,8 +320,8 @@ def log(entries: Iterator["LogEntry"], as_json: bool, headers: bool = True) -> N
         summary = "; ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(e.details.items())
                             if v not in (None, [], {}))
         name = e.key_name or (e.key_id or "-" if terminal else "")
-        return [e.at, printable(e.actor, 64), e.action, printable(name, 64), e.key_id or ("-" if terminal else ""),
-                printable(summary or ("-" if terminal else ""), 10_000)]
+        return [printable(e.at), printable(e.actor, 64), printable(e.action), printable(name, 64),
+                printable(e.key_id or ("-" if terminal else "")), printable(summary or ("-" if terminal else ""), 10_000)]
 
     _records(_log_columns(), (row(e) for e in entries), headers, "The audit trail is empty.")
 

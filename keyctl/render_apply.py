@@ -42,7 +42,7 @@ def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> Iterator[s
             head += f" ({printable(a.key_id)})"
         yield f"{_PLAN_ANSI[a.kind]}{head}\033[0m" if color else head
         if a.kind == "create" and a.spec is not None:
-            yield f"    scopes: {', '.join(catalog.compact(a.scopes))}"
+            yield printable(f"    scopes: {', '.join(catalog.compact(a.scopes))}", 100_000)
             if a.spec.description:
                 yield printable(f"    description: {_manifest_value(a.spec.description)}", 10_000)
             if a.spec.expires:
@@ -52,13 +52,13 @@ def plan_lines(p: "Plan", catalog: "Catalog", color: bool = False) -> Iterator[s
         elif a.kind == "update":
             if a.added_scopes or a.removed_scopes:
                 moves = [f"+{s}" for s in a.added_scopes] + [f"-{s}" for s in a.removed_scopes]
-                yield f"    scopes: {' '.join(moves)}"
+                yield printable(f"    scopes: {' '.join(moves)}", 100_000)
             for name, old, new in a.changes:
                 if name == "expires":
-                    yield f"    expires: {old or 'never'} -> {new or 'never'}"
+                    yield printable(f"    expires: {old or 'never'} -> {new or 'never'}", 1000)
                 else:
                     text = f"    {name}: {_manifest_value(old)} -> {_manifest_value(new)}"
-                    yield printable(text, len(text))
+                    yield printable(text, 10 * len(text))
     counts = p.counts()
     summary = (f"{counts['create']} to create, {counts['update']} to update, "
                f"{counts['delete']} to delete, {counts['unchanged']} unchanged")

@@ -231,3 +231,32 @@ def test_the_bash_script_completes_in_a_real_bash(store, sh, tmp_path):
                        env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}, timeout=60)
     assert p.returncode == 0, p
     assert p.stdout.splitlines() == INPUTS_OPERATIONS
+
+
+def test_a_name_that_could_not_be_typed_back_is_not_offered(store, db_path):
+    """A store written by hand may hold a name with control characters: it is not
+    offered (it would reach the terminal raw, and no command takes it)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE keys SET name = 'alp\x1b]0;pwned\x07ha' WHERE name = 'alpha-bot'")
+    conn.commit()
+    conn.close()
+    assert bash("keyctl show alp") == ["alpine"]
+
+
+def test_what_bash_would_never_send_gives_nothing_and_no_traceback():
+    for cword in ("x", "", "-1"):
+        p = subprocess.run([sys.executable, "-m", "keyctl"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "_KEYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "keyctl show ",
+                                "COMP_CWORD": cword})
+        assert (p.returncode, p.stdout.strip(), p.stderr) == (0, "", ""), (cword, p)
+
+
+def test_install_completion_into_a_shell_file_that_is_a_folder_is_one_error_line(tmp_path):
+    home = tmp_path / "home"
+    (home / ".bashrc").mkdir(parents=True)
+    p = subprocess.run([sys.executable, "-m", "keyctl", "--install-completion", "bash"], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "HOME": str(home)})
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p
+    assert p.stderr.startswith(f"error: {home / '.bashrc'}: Is a directory") and "Traceback" not in p.stderr

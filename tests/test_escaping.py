@@ -222,3 +222,27 @@ def test_bytes_the_locale_cannot_decode_are_read_as_utf8_or_refused(db_path: Pat
         err = r.stderr.decode("ascii")
         assert err.startswith("error: ") and "This is a bug" not in err
         assert "\\udcff" in err or "U+DCFF" in err  # the byte, escaped
+
+
+def test_every_column_a_store_holds_is_escaped_in_tables_and_plans(tmp_path: Path, db_path: Path) -> None:
+    """A store written by hand (or by a hostile process) may hold anything in any
+    column: scopes, ids, times, audit actions. Every cell of list and log, and every
+    line of apply's plan, reaches a terminal escaped, and lines keep their last words."""
+    import sqlite3
+
+    with KeyStore(db_path) as ks:
+        ks.create(["predict"], name="bot")
+    conn = sqlite3.connect(db_path)
+    evil = "x\x1b[2J\u202e\x07\x9b"
+    conn.execute("UPDATE keys SET scopes = json_array('predict.call', ?), created_at = ?", (evil, "2026" + evil))
+    conn.execute("UPDATE audit SET action = ?, key_id = ?", ("cre" + evil, "key_" + evil + "\x1b]0;pwned\x07"))
+    conn.commit()
+    conn.close()
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('[keys.bot]\nscopes = ["predict"]\n', encoding="utf-8")
+    env = {"KEYCTL_DB": str(db_path)}
+    for args in (("list",), ("log",), ("apply", str(manifest), "--dry-run"), ("disable", "bot")):
+        shown = in_terminal(*args, columns=200, env=env)
+        piped = keyctl("--db", str(db_path), *args)
+        assert_clean(shown.stdout, shown.stderr, piped.stdout, piped.stderr)
+    assert in_terminal("enable", "bot", env=env).stdout.splitlines()[0].endswith(": active")  # not cut short

@@ -44,3 +44,19 @@ def test_secret_of_a_key_without_a_keyring_entry_is_a_keyring_error(monkeypatch,
         ks.create(scopes=["predict"], name="plain")
         with pytest.raises(KeyringError, match="without --keyring"):
             ks.secret("plain")
+
+
+def test_apply_prune_removes_the_deleted_keys_secrets_from_the_keyring_as_delete_does(monkeypatch, db_path,
+                                                                                      run) -> None:
+    backend = use(monkeypatch, MemoryKeyring())
+    with KeyStore(db_path) as ks:
+        kept = ks.create(scopes=["predict"], name="kept", in_keyring=True).key
+        gone = ks.create(scopes=["predict"], name="gone", in_keyring=True).key
+        plain = ks.create(scopes=["predict"], name="plain").key
+        assert set(backend.entries) == {(SERVICE, kept.id), (SERVICE, gone.id)}
+        ks.apply(ks.read_manifest('[keys.kept]\nscopes = ["predict"]\n'), prune=True)
+        assert set(backend.entries) == {(SERVICE, kept.id)}  # gone's secret left with its key
+        assert [k.name for k in ks.list()] == ["kept"] and plain.id not in str(backend.entries)
+    r = run("apply", "-", "--prune", "--yes", input="")
+    assert r.code == 0, r
+    assert backend.entries == {}

@@ -271,3 +271,16 @@ def test_the_manifest_limit_is_in_bytes_for_both(tmp_path: Path, run, db_path: P
     assert r.code == 2 and "larger than 16 MiB" in r.stderr, r
     with KeyStore(db_path) as ks, pytest.raises(ManifestError, match="larger than 16 MiB"):
         ks.read_manifest(text, "big.toml")
+
+
+def test_an_empty_key_is_a_usage_error_everywhere(run, db_path: Path) -> None:
+    run("create", "-n", "bob", "-s", "predict")
+    for args in (("secret", ""), ("show", ""), ("check", "", "predict.call"), ("log", ""), ("disable", "")):
+        r = run(*args)
+        assert r.code == 2 and "KEY is empty" in r.stderr, (args, r)
+    with KeyStore(db_path) as ks:
+        for call in (lambda: ks.get(""), lambda: ks.check("", "predict.call"), lambda: ks.check_many("", []),
+                     lambda: list(ks.log("")), lambda: ks.secret(""), lambda: ks.delete(""),
+                     lambda: ks.scope_add("", ["search"]), lambda: ks.update("", description="x")):
+            with pytest.raises(UsageError, match="KEY is empty"):
+                call()

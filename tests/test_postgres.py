@@ -350,6 +350,11 @@ def test_roles_sql_names_where_a_bad_schema_came_from(run):
     (("--owner", "a\x1b[31mRED"), "printable text"),  # no escape reaches the terminal or the SQL
     (("--verify", "x\u202ey"), "printable text"),
     (("--schema", "a\x1b]8;;http://evil/\x07link"), "schema name is 1 to 63"),
+    (("--owner", "public"), "PostgreSQL reserves that role name"),  # psql: role name "public" is reserved
+    (("--admin", "pg_keys"), "PostgreSQL reserves that role name"),
+    (("--verify", "none"), "PostgreSQL reserves that role name"),
+    (("--schema", "pg_keys"), "PostgreSQL reserves it or already has it"),
+    (("--schema", "public"), "PostgreSQL reserves it or already has it"),
 ])
 def test_roles_sql_refuses_what_would_fail_in_psql_or_that_keyctl_would_not_use(run, args, problem):
     """Two parts for one role made psql fail at the second CREATE ROLE (and roll back);

@@ -140,3 +140,44 @@ def test_list_on_a_store_that_does_not_exist(run, db_path):
     run("delete", "x", "--yes")
     r = in_terminal("list", columns=80)
     assert r.stdout.startswith("No keys yet.") and r.stderr == ""
+
+
+DAMAGE = {
+    "catalog text": "UPDATE meta SET value = 'this is [not toml' WHERE key = 'catalog_text'",
+    "catalog name": "DELETE FROM meta WHERE key IN ('catalog_text', 'catalog_compiled'); "
+                    "UPDATE meta SET value = 'nosuch' WHERE key = 'catalog'",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_store_whose_own_catalog_cannot_be_read_is_reported_not_a_usage_error(damage, run, db_path):
+    import sqlite3
+
+    from keyctl import KeyStore
+
+    create_key(run, "predict", name="bot")
+    conn = sqlite3.connect(db_path)
+    conn.executescript(DAMAGE[damage])
+    conn.close()
+    r = run("status", "--json")
+    assert r.code == 1 and r.json["usable"] is False, r
+    assert "the store's own catalog cannot be read" in r.json["problem"] and "restore it from a backup" in r.json["problem"]
+    for args in (("check", "bot", "predict.call"), ("show", "bot"), ("scope", "add", "bot", "search")):
+        other = run(*args)
+        assert other.code == 1 and other.stderr.startswith("error: the store's own catalog cannot be read"), other
+    assert KeyStore(db_path).status()["usable"] is False
+
+
+def test_a_damaged_compiled_catalog_is_read_from_the_text_instead(run, db_path):
+    import json
+    import sqlite3
+
+    create_key(run, "predict", name="bot")
+    conn = sqlite3.connect(db_path)
+    compiled = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'catalog_compiled'").fetchone()[0])
+    del compiled["groups"]
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'catalog_compiled'", (json.dumps(compiled),))
+    conn.commit()
+    conn.close()
+    assert run("check", "bot", "predict.call").code == 0
+    assert run("status", "--json").json["usable"] is True

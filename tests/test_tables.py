@@ -270,3 +270,10 @@ def test_check_of_every_operation_at_a_terminal_fits_its_width(live_key, run):
     piped = run("check", "c1").stdout
     assert max(len(line) for line in piped.splitlines()) > 60  # a pipe gets each group on one line
     assert _words(_unstyled(r.stdout)) == _words(piped)
+
+
+@pytest.mark.parametrize("columns", [8, 12, 30])
+def test_check_at_a_terminal_too_narrow_to_wrap_prints_lines_whole(live_key, columns):
+    r = in_terminal("check", "c1", "PostModelOutputs", "apps.get", columns=columns)
+    assert r.code == 4 and "bug" not in r.stderr and r.stderr == "", r
+    assert "PostModelOutputs" in r.stdout

@@ -86,9 +86,13 @@ def load_compiled(compiled: str, text: str) -> Catalog | None:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text") != _stamp(text):
         return None
-    groups = _Decoded(data["groups"], lambda found: {g: tuple(m) for g, m in found.items()})
-    ids = data["scope_ids"].split("\n") if data["scope_ids"] else []
-    lines = data["scope_rows"].split("\n")
+    try:
+        groups = _Decoded(data["groups"], lambda found: {g: tuple(m) for g, m in found.items()})
+        ids = data["scope_ids"].split("\n") if data["scope_ids"] else []
+        lines = data["scope_rows"].split("\n")
+        data["name"], data["description"], data["operations"], data["aliases"]  # noqa: B018 (all there)
+    except (KeyError, AttributeError, TypeError):  # damaged: the text is parsed instead
+        return None
     scopes = Table(dict(zip(ids, range(len(ids)))), lambda sid, line: json.loads(lines[line]))
     return build_catalog(data["name"], data["description"], groups, scopes, data["operations"],
                          _Decoded(data["aliases"], dict), text, data.get("scopes_are_calls", True))

@@ -100,9 +100,15 @@ def roles_sql(schema: str = "keyctl", owner: str = ROLES["owner"], admin: str = 
     schema keyctl would not use, or for one role named for two parts."""
     if not SCHEMA_NAME.fullmatch(schema):
         raise UsageError(f"{schema_from} '{printable(schema)}': keyctl's schema name is {SCHEMA_RULE}")
+    if schema.lower().startswith("pg_") or schema.lower() in ("public", "information_schema"):
+        raise UsageError(f"{schema_from} '{schema}': PostgreSQL reserves it or already has it; name a schema of "
+                         "keyctl's own")
     for flag, role in (("--owner", owner), ("--admin", admin), ("--verify", verify)):
         if not 1 <= len(role.encode("utf-8", "surrogatepass")) <= 63 or not role.isprintable():
             raise UsageError(f"{flag} '{printable(role)}': a role name is 1 to 63 bytes of printable text")
+        if role.lower().startswith("pg_") or role.lower() in ("public", "none", "current_role", "current_user",
+                                                               "session_user"):
+            raise UsageError(f"{flag} '{role}': PostgreSQL reserves that role name")
     if len({owner, admin, verify}) < 3:
         raise UsageError("--owner, --admin and --verify name three different roles: each has rights of its own")
     s, o, a, v = ident(schema), ident(owner), ident(admin), ident(verify)
