@@ -166,10 +166,7 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
     def _row(self, ref: str, reader: Any = None) -> KeyRow:
         """The key a secret, id or name refers to, read with ``reader`` (the store, or a
         transaction's writer); NotFoundError when none."""
-        if not isinstance(ref, str):
-            raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
-        if not ref:  # as on the command line
-            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
+        tokens.require_ref(ref)
         look = (reader or self.store).by
         kind = tokens.kind_of(ref)
         if kind == "secret":
@@ -261,11 +258,7 @@ class KeyStore(CheckOps, KeyOps, ApplyOps, UpgradeOps, CopyOps):
             raise UsageError(f"--limit must be between 1 and {MAX_LOG_LIMIT}")
         key_id, key_name = None, None
         if ref is not None:
-            if not isinstance(ref, str):
-                raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
-            if not ref:
-                raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
-            kind = tokens.kind_of(ref)
+            kind = tokens.kind_of(tokens.require_ref(ref))
             if kind == "id":
                 key_id = ref  # deleted keys too
             elif kind == "name" and self.store.by("name", ref) is None:

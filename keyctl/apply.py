@@ -72,18 +72,18 @@ BATCH = 1000  # keys written (with their audit entries) at a time: memory stays 
 
 def carry_out(tx: "Writer", planned: "Plan", catalog: "Catalog", now: datetime, source: str,
               in_keyring: bool, key_of: Callable[["KeyRow", str], Any],
-              kept: "list[KeyRow] | None" = None) -> "list[Created]":
+              dropped: "list[KeyRow] | None" = None) -> "list[Created]":
     """Write ``planned`` (deletes, updates, creates) and its audit trail, a batch at a
     time; returns the keys created, with their secrets. ``key_of(row, now_iso)`` makes
-    a result Key. ``kept`` receives the deleted keys whose secret the OS keyring keeps
+    a result Key. ``dropped`` receives the deleted keys whose secret the OS keyring keeps
     (to remove once the change is committed, as ``delete`` does)."""
     from .plan import CREATE, DELETE, UPDATE
 
     stamp = iso(now)
     tag = {"manifest": source}
     for batch in _batches(planned.of(DELETE)):
-        if kept is not None:
-            kept += [row for row in tx.rows_named([a.name for a in batch]).values() if row.in_keyring]
+        if dropped is not None:
+            dropped += [row for row in tx.rows_named([a.name for a in batch]).values() if row.in_keyring]
         tx.delete_keys([a.key_id for a in batch if a.key_id])
         tx.audit_many([(stamp, "delete", a.key_id, a.name, {"name": a.name, "scopes": catalog.sorted_ids(a.scopes)} | tag)
                        for a in batch])

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from . import tokens
 from . import when as clock
 from .errors import NotFoundError, UsageError
-from .models import Key, key_status
+from .models import Key, judged_status, key_status
 from .text import printable
 from .when import iso
 
@@ -42,10 +42,7 @@ class CheckOps:
         The hot path of a service: one indexed look-up (with the catalog's revision,
         so a catalog replaced elsewhere is noticed) and a memoised verdict, by secret,
         id or name alike."""
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
-        if not key:  # as on the command line
-            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
+        tokens.require_ref(key)
         if not isinstance(operation, str):
             raise TypeError(f"operation must be a str, not {type(operation).__name__}")
         catalog, rev, verdicts = self._cat or self._use(*self._resolve_catalog())
@@ -67,8 +64,8 @@ class CheckOps:
             status = "unknown" if tokens.is_well_formed(key) else "malformed"
             return _verdict(catalog, verdicts, "", operation, status, None)
         if found.disabled:  # the clock is read only for a disabled key that expires
-            status = "disabled" if found.expires_at is None or found.expires_at > iso(clock.utcnow()) \
-                else "disabled_expired"
+            status = "disabled" if found.expires_at is None else judged_status(True, found.expires_at,
+                                                                                iso(clock.utcnow()))
         elif found.expires_at is None:
             status = "active"
         else:  # the clock is read only for a key that expires (a service's loop pays for it)
@@ -89,10 +86,7 @@ class CheckOps:
         from .decide import KeyState, decide, state_of, worst
         from .models import CheckReport
 
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a str (a secret, an id or a name), not {type(key).__name__}")
-        if not key:  # as on the command line
-            raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
+        tokens.require_ref(key)
         catalog = self._refresh_catalog()
         ops = catalog.resolve_operations(operations)
         known: Key | None = None

@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Iterable, NamedTuple
 
 from .catalog import ALL, Catalog
-from .models import STATUSES, key_status  # noqa: F401 (a key's status: the Key carries it)
+from .models import STATUSES, judged_status, key_status  # noqa: F401 (a key's status: the Key carries it)
 
 
 class Outcome(str, Enum):
@@ -142,15 +142,15 @@ def _to_add(catalog: Catalog, missing: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(s for s in missing if s not in implied) or missing
 
 
-STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED}
+STATE_OF_STATUS = {"active": KeyState.OK, "disabled": KeyState.DISABLED, "expired": KeyState.EXPIRED,
+                   "disabled_expired": KeyState.DISABLED_EXPIRED}
 
 
 def state_of(status: str, expires_at: str | None, now_iso: str) -> KeyState:
-    """The state a key is judged in, from its status as listed (``Key.status``): a
-    disabled key that has also expired is told both fixes, in the order they work."""
-    if status == "disabled" and expires_at is not None and expires_at <= now_iso:
-        return KeyState.DISABLED_EXPIRED
-    return STATE_OF_STATUS[status]
+    """The state a key is judged in, from its status as listed (``Key.status``):
+    keyctl/models.py's ``judged_status``."""
+    return STATE_OF_STATUS[judged_status(True, expires_at, now_iso) if status == "disabled" else status]
+
 
 _STATE_REASON = {
     KeyState.MALFORMED: "rejected: the key is malformed (its checksum does not match); check that it was copied whole",

@@ -90,10 +90,9 @@ def _wrapped(text: str, width: int, indent: int) -> str:
     spaces but the first (which follows what is already on its line)."""
     if width - indent < 20 or indent + len(text) <= width:
         return text
-    import textwrap
+    from .table import wrap
 
-    lines = textwrap.wrap(text, width - indent, break_long_words=False, break_on_hyphens=False)
-    return ("\n" + " " * indent).join(lines)
+    return ("\n" + " " * indent).join(wrap(text, width - indent))
 
 
 def detail_rows(outcomes: dict[str, str], catalog: "Catalog") -> list[tuple[str, str, str, str, str]]:

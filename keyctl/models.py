@@ -22,12 +22,21 @@ STATUSES = ("active", "disabled", "expired")
 def key_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
     """A key's state as people see it: ``active``, ``disabled`` or ``expired``. A key
     both disabled and expired is ``disabled``, its expiry shown beside it (``check``
-    tells it both fixes: keyctl/decide.py, ``state_of``)."""
+    tells it both fixes: ``judged_status``)."""
     if disabled:
         return "disabled"
     if expires_at is not None and expires_at <= now_iso:
         return "expired"
     return "active"
+
+
+def judged_status(disabled: bool, expires_at: str | None, now_iso: str) -> str:
+    """The state ``check`` judges a key in: its status, but ``disabled_expired`` for a
+    key both disabled and expired (told both fixes, in the order they work)."""
+    status = key_status(disabled, expires_at, now_iso)
+    if status == "disabled" and expires_at is not None and expires_at <= now_iso:
+        return "disabled_expired"
+    return status
 
 
 def sorted_ids(granted: Iterable[str]) -> list[str]:

@@ -229,9 +229,9 @@ def _fields(rows: "list[tuple[str, str]]") -> None:
     for label, value in rows:
         lines = [value]
         if room >= 20 and len(value) > room:
-            import textwrap
+            from .table import wrap
 
-            lines = textwrap.wrap(value, room, break_long_words=False, break_on_hyphens=False) or [value]
+            lines = wrap(value, room)
         out(f"{label:<{width}}  {lines[0]}")  # out escapes what keyctl did not write
         for line in lines[1:]:
             out(f"{'':<{width}}  {line}")
@@ -290,13 +290,11 @@ def check(report: "CheckReport", as_json: bool, catalog: "Catalog | None" = None
         tail = f"  [{'; '.join(extra)}]" if extra else ""
         text = f"{v.operation:<{width}}  {v.reason}{tail}"
         text = printable(text, 10 * len(text))
-        if room >= 40 and 12 + len(text) > room:  # at a terminal (of 40 columns or more): wrapped between words
-            import textwrap  # (under the operation when the reason's column would be too narrow)
+        if room >= 40 and 12 + len(text) > room:  # at a terminal (of 40 columns or more): wrapped between words,
+            from .table import wrap  # under the reason (under the operation when that column would be too narrow)
 
             hang = width + 2 if room - 12 - width - 2 >= 20 else 2
-            lines = textwrap.wrap(text, room - 12, subsequent_indent=" " * hang, break_long_words=False,
-                                  break_on_hyphens=False)
-            text = ("\n" + " " * 12).join(lines)
+            text = ("\n" + " " * 12).join(wrap(text, room - 12, hang))
         write(f"{mark}  {text}\n")  # the mark's colours are keyctl's own
 
 

@@ -27,6 +27,15 @@ class Column(NamedTuple):
     max_lines: int = 0  # a wrapped cell's most lines (0: no limit)
 
 
+def wrap(text: str, width: int, hang: int = 0) -> list[str]:
+    """``text`` as lines of at most ``width`` (a word longer stays whole), broken
+    between words; every line after the first starts with ``hang`` spaces."""
+    import textwrap  # only where a line is too long for the terminal
+
+    return textwrap.wrap(text, width, subsequent_indent=" " * hang, break_long_words=False,
+                         break_on_hyphens=False) or [text]
+
+
 def tsv(columns: Sequence[Column], rows: Iterable[Sequence[str]], headers: bool = True) -> Iterator[str]:
     """One line per record, columns separated by a tab, the header first."""
     if headers:

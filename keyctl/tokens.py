@@ -113,6 +113,18 @@ def new_id() -> str:
     return ID_PREFIX + "".join(_B32[(number >> (5 * i)) & 31] for i in range(16))
 
 
+def require_ref(ref: object) -> str:
+    """A KEY as the library takes it (secret, id or name): a str (else TypeError), not
+    empty (else UsageError, as on the command line)."""
+    if not isinstance(ref, str):
+        raise TypeError(f"a key is named by a secret, an id or a name (a str), not {type(ref).__name__}")
+    if not ref:
+        from .errors import UsageError
+
+        raise UsageError("KEY is empty; give a secret, an id (key_...) or a name")
+    return ref
+
+
 def kind_of(ref: str) -> str:
     """How a KEY argument is read: ``secret``, ``id`` or ``name``."""
     if ref.startswith(SECRET_PREFIX):

@@ -77,6 +77,9 @@ def _compile(catalog: Catalog) -> str:
     })
 
 
+_FIELDS = {"name", "description", "operations", "scope_ids", "scope_rows", "groups", "aliases"}
+
+
 def load_compiled(compiled: str, text: str) -> Catalog | None:
     """The catalog kept compiled, or None when the compiled form is not one this
     keyctl reads or was not made from ``text`` (then parse the text)."""
@@ -86,13 +89,12 @@ def load_compiled(compiled: str, text: str) -> Catalog | None:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text") != _stamp(text):
         return None
-    try:
-        groups = _Decoded(data["groups"], lambda found: {g: tuple(m) for g, m in found.items()})
-        ids = data["scope_ids"].split("\n") if data["scope_ids"] else []
-        lines = data["scope_rows"].split("\n")
-        data["name"], data["description"], data["operations"], data["aliases"]  # noqa: B018 (all there)
-    except (KeyError, AttributeError, TypeError):  # damaged: the text is parsed instead
-        return None
+    if not _FIELDS <= data.keys() or not isinstance(data["scope_ids"], str) or \
+            not isinstance(data["scope_rows"], str):
+        return None  # damaged: the text is parsed instead
+    groups = _Decoded(data["groups"], lambda found: {g: tuple(m) for g, m in found.items()})
+    ids = data["scope_ids"].split("\n") if data["scope_ids"] else []
+    lines = data["scope_rows"].split("\n")
     scopes = Table(dict(zip(ids, range(len(ids)))), lambda sid, line: json.loads(lines[line]))
     return build_catalog(data["name"], data["description"], groups, scopes, data["operations"],
                          _Decoded(data["aliases"], dict), text, data.get("scopes_are_calls", True))

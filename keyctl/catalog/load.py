@@ -111,8 +111,9 @@ def validate(data: dict) -> list[str]:
     _check_top(data, problems)
     requires = _check_scopes(data.get("scopes", []), problems)
     known = set(requires)
-    if _check_prerequisites(requires, problems):
-        _check_weight(requires, data.get("operations", []), problems)
+    order = _check_prerequisites(requires, problems)
+    if order is not None:
+        _check_weight(requires, order, data.get("operations", []), problems)
     groups = _check_groups(data.get("groups", {}), known, problems)
     operations = _check_operations(data.get("operations", []), known, groups, problems)
     _check_names(data.get("scopes", []), known, groups, operations, problems)
@@ -202,8 +203,9 @@ def _check_scopes(scopes: Any, problems: list[str]) -> dict[str, list[str]]:
     return requires
 
 
-def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) -> bool:
-    """Problems of the prerequisites (unknown, itself, a cycle); True when none."""
+def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) -> list[str] | None:
+    """Problems of the prerequisites (unknown, itself, a cycle); when there are none,
+    the scopes each after its prerequisites."""
     before = len(problems)
     known = set(requires)
     edges: dict[str, list[str]] = {}
@@ -216,11 +218,12 @@ def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) ->
                 problems.append(f"scope '{sid}': requires itself")
             else:
                 edges[sid].append(req)
-    cycle = find_cycle(list(requires), edges)
+    order: list[str] = []
+    cycle = find_cycle(list(requires), edges, order)
     if cycle:
         shown = cycle if len(cycle) <= 12 else [*cycle[:5], f"... ({len(cycle) - 10} more)", *cycle[-5:]]
         problems.append("prerequisite cycle: " + " -> ".join(shown))
-    return len(problems) == before
+    return order if len(problems) == before else None
 
 
 # What every command may have to build: each scope's and each operation's closure. A chain
@@ -229,12 +232,12 @@ def _check_prerequisites(requires: dict[str, list[str]], problems: list[str]) ->
 MAX_CLOSURE_WEIGHT = 1_000_000
 
 
-def _check_weight(requires: dict[str, list[str]], operations: Any, problems: list[str]) -> None:
+def _check_weight(requires: dict[str, list[str]], order: list[str], operations: Any, problems: list[str]) -> None:
     """A problem when the closures hold more than MAX_CLOSURE_WEIGHT scopes in all
     (counted exactly, each closure a bit set, in one pass in prerequisite order)."""
     index = {sid: i for i, sid in enumerate(requires)}
     closed: dict[str, int] = {}
-    for sid in _prerequisites_first(requires):
+    for sid in order:  # each after its prerequisites
         bits = 1 << index[sid]
         for req in requires[sid]:
             bits |= closed.get(req, 0)
@@ -253,30 +256,11 @@ def _check_weight(requires: dict[str, list[str]], operations: Any, problems: lis
                         "every command would take seconds: shorten the chains")
 
 
-def _prerequisites_first(requires: dict[str, list[str]]) -> list[str]:
-    """The scopes, each after its prerequisites (the graph has no cycle)."""
-    done: set[str] = set()
-    order: list[str] = []
-    for start in requires:
-        if start in done:
-            continue
-        stack = [(start, iter(requires[start]))]
-        done.add(start)
-        while stack:
-            sid, pending = stack[-1]
-            nxt = next((r for r in pending if r in requires and r not in done), None)
-            if nxt is None:
-                order.append(sid)
-                stack.pop()
-            else:
-                done.add(nxt)
-                stack.append((nxt, iter(requires[nxt])))
-    return order
-
-
-def find_cycle(order: list[str], edges: dict[str, list[str]]) -> list[str] | None:
+def find_cycle(order: list[str], edges: dict[str, list[str]], finished: list[str] | None = None) -> list[str] | None:
     """A cycle in the graph (as a path that ends where it starts), or None. Iterative,
-    so that a long valid chain of prerequisites is no deeper than a short one."""
+    so that a long valid chain of prerequisites is no deeper than a short one.
+    ``finished`` receives each node once all it leads to is done (each scope after its
+    prerequisites)."""
     state: dict[str, int] = {}  # 1 on the current path, 2 done
     for start in order:
         if start in state:
@@ -287,7 +271,10 @@ def find_cycle(order: list[str], edges: dict[str, list[str]]) -> list[str] | Non
         while stack:
             nxt = next(stack[-1], None)
             if nxt is None:
-                state[path.pop()] = 2
+                done = path.pop()
+                state[done] = 2
+                if finished is not None:
+                    finished.append(done)
                 stack.pop()
                 continue
             if state.get(nxt) == 1:

@@ -33,21 +33,21 @@ scope_app = subgroup("scope", (
 ))
 
 
-def _before(ks, ref: str):
-    """The key as it is before a change (None when it cannot be read: the change then
-    says why)."""
+def _change(ctx: typer.Context, key: str, what: str, call: Callable) -> tuple:
+    """``call(keystore, ref)`` on KEY; should its confirmation then fail to print, the
+    error says the change was made (when the key is not as it was before). Returns the
+    KeyStore and the result."""
+    ks = state(ctx).keystore()
+    ref = read_key(key)
     try:
-        return ks.get(ref)
-    except Exception:  # the change itself reports it
-        return None
-
-
-def _done(ctx: typer.Context, key, what: str, before=None):
-    """Say, should its output fail, that the change to ``key`` was made (when it was:
-    the key is not as it was ``before``); returns it."""
-    if key != before:
-        state(ctx).done = f"{key.ref} was {what}"
-    return key
+        before = ks.get(ref)
+    except Exception:  # the change itself says what is wrong
+        before = None
+    result = call(ks, ref)
+    changed = getattr(result, "key", result)  # a ScopeChange's key, or the Key
+    if changed != before:
+        state(ctx).done = f"{changed.ref} was {what}"
+    return ks, result
 
 
 def _warn_added(result) -> None:
@@ -197,11 +197,7 @@ def scope_add(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
       keyctl scope add ci-bot inputs.patch
       keyctl scope add ci-bot models --json
     """
-    ks = state(ctx).keystore()
-    ref = read_key(key)
-    before = _before(ks, ref)
-    result = ks.scope_add(ref, scopes)
-    _done(ctx, result.key, "changed", before)
+    ks, result = _change(ctx, key, "changed", lambda ks, ref: ks.scope_add(ref, scopes))
     _warn_added(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -220,11 +216,7 @@ def scope_remove(ctx: typer.Context, key: KEY, scopes: HELD_SCOPES, as_json: JSO
       keyctl scope remove ci-bot inputs.get      # also removes inputs.patch
       keyctl scope remove admin models.delete
     """
-    ks = state(ctx).keystore()
-    ref = read_key(key)
-    before = _before(ks, ref)
-    result = ks.scope_remove(ref, scopes)
-    _done(ctx, result.key, "changed", before)
+    ks, result = _change(ctx, key, "changed", lambda ks, ref: ks.scope_remove(ref, scopes))
     _warn_removed(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -238,11 +230,7 @@ def scope_set(ctx: typer.Context, key: KEY, scopes: SCOPES, as_json: JSON = Fals
     \b
       keyctl scope set ci-bot predict search
     """
-    ks = state(ctx).keystore()
-    ref = read_key(key)
-    before = _before(ks, ref)
-    result = ks.scope_set(ref, scopes)
-    _done(ctx, result.key, "changed", before)
+    ks, result = _change(ctx, key, "changed", lambda ks, ref: ks.scope_set(ref, scopes))
     _warn_added(result)
     render.scope_change(result, as_json, ks.catalog)
 
@@ -265,7 +253,6 @@ def update(
       keyctl update ci-bot --expires 90d
       keyctl update ci-bot --name ci-bot-2 --description "CI predictions"
     """
-    ks = state(ctx).keystore()
     kwargs = {}
     if name is not None:
         kwargs["name"] = name
@@ -273,9 +260,8 @@ def update(
         kwargs["description"] = description
     if expires is not None:
         kwargs["expires"] = expires
-    ref = read_key(key)
-    before = _before(ks, ref)
-    render.key(_done(ctx, ks.update(ref, **kwargs), "updated", before), as_json, ks.catalog)
+    ks, changed = _change(ctx, key, "updated", lambda ks, ref: ks.update(ref, **kwargs))
+    render.key(changed, as_json, ks.catalog)
 
 
 @app.command()
@@ -287,10 +273,8 @@ def disable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
     \b
       keyctl disable ci-bot
     """
-    ks = state(ctx).keystore()
-    ref = read_key(key)
-    before = _before(ks, ref)
-    render.key(_done(ctx, ks.disable(ref), "disabled", before), as_json, ks.catalog)
+    ks, changed = _change(ctx, key, "disabled", lambda ks, ref: ks.disable(ref))
+    render.key(changed, as_json, ks.catalog)
 
 
 @app.command()
@@ -302,10 +286,8 @@ def enable(ctx: typer.Context, key: KEY, as_json: JSON = False) -> None:
     \b
       keyctl enable ci-bot
     """
-    ks = state(ctx).keystore()
-    ref = read_key(key)
-    before = _before(ks, ref)
-    render.key(_done(ctx, ks.enable(ref), "enabled", before), as_json, ks.catalog)
+    ks, changed = _change(ctx, key, "enabled", lambda ks, ref: ks.enable(ref))
+    render.key(changed, as_json, ks.catalog)
 
 
 @app.command()
@@ -363,7 +345,9 @@ def delete(
         target = ks.get(ref)
         confirm(f"Delete key {target.ref} ({target.id}) for good?", yes, f"refusing to delete {target.ref}")
         ref = target.id  # the key confirmed, even if its name meanwhile went to another
-    render.key(_done(ctx, ks.delete(ref), "deleted"), as_json, ks.catalog)
+    deleted = ks.delete(ref)
+    state(ctx).done = f"{deleted.ref} was deleted"  # should the confirmation fail to print
+    render.key(deleted, as_json, ks.catalog)
 
 
 @app.command("log")
